@@ -1,0 +1,1 @@
+"""Console scripts: svc-launch runs services, svc-manage administers them."""

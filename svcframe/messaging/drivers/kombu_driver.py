@@ -1,0 +1,193 @@
+"""What the RabbitMQ and embedded drivers share: sending, replying and listening over kombu.
+
+Subclasses provide the connection (``make_connection``) and the entities
+(exchanges and queues with their flags); this class moves messages:
+
+* ``send``: one publisher per process; a call registers with the reply
+  waiter before publishing and never waits past its timeout, including
+  the time spent (re)connecting.
+* ``listen``: a KombuListener on the target's three consumers.
+* ``send_reply``: replies and call-monitor heartbeats, through the same
+  publisher.
+"""
+
+import logging
+import threading
+import time
+import uuid
+
+from svcframe.messaging import exceptions, wire
+from svcframe.messaging.drivers import base
+from svcframe.messaging.drivers.kombu_connection import Backoff
+from svcframe.messaging.drivers.kombu_listener import KombuListener
+from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher
+from svcframe.messaging.drivers.kombu_reply import ReplyWaiter
+
+__all__ = ["KombuDriver"]
+
+LOG = logging.getLogger(__name__)
+
+# Parent-process connections are kept referenced after a fork so that
+# garbage collection never closes them from the child.
+_ABANDONED = []
+
+
+class KombuDriver(base.Driver):
+    """A driver over a kombu transport; see RabbitDriver and EmbeddedDriver."""
+
+    supports_confirms = False
+    heartbeat_rate = 2
+    heartbeat_check_interval = 0
+    prefetch_count = 0
+    missing_consumer_retry_timeout = 60
+    start_timeout = 30.0
+
+    def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
+        super().__init__(conf, url, default_exchange, allowed_remote_exmods)
+        self.safe_url = str(url)
+        self._lock = threading.Lock()
+        self._publisher = None
+        self._reply_waiter = None
+
+    # -- what subclasses provide --------------------------------------------
+
+    def make_connection(self):
+        """A new, unconnected kombu Connection."""
+        raise NotImplementedError
+
+    def new_backoff(self):
+        return Backoff(1.0, 2.0, 30.0)
+
+    def topic_exchange(self, name):
+        raise NotImplementedError
+
+    def fanout_exchange(self, topic):
+        raise NotImplementedError
+
+    def topic_queue(self, name, exchange, routing_key=None):
+        raise NotImplementedError
+
+    def fanout_queue(self, name, topic):
+        raise NotImplementedError
+
+    def reply_queue(self, name):
+        raise NotImplementedError
+
+    def reply_queue_name(self):
+        return f"reply_{uuid.uuid4().hex}"
+
+    def fanout_queue_name(self, topic):
+        return f"{topic}_fanout_{uuid.uuid4().hex}"
+
+    def consumer_options(self):
+        return {}
+
+    # -- Driver -------------------------------------------------------------
+
+    def send(
+        self,
+        target,
+        ctxt,
+        message,
+        wait_for_reply=False,
+        timeout=None,
+        call_monitor_timeout=None,
+        retry=None,
+    ):
+        self._forget_parent_connections()
+        publisher = self._get_publisher()
+        if target.fanout:
+            exchange, routing_key, kind = self.fanout_exchange(target.topic), target.topic, "fanout"
+        else:
+            exchange = self.topic_exchange(target.exchange or self.default_exchange)
+            routing_key = f"{target.topic}.{target.server}" if target.server else target.topic
+            kind = "call" if wait_for_reply else "cast"
+        if not wait_for_reply:
+            msg = wire.build_request(message, ctxt)
+            outgoing = Outgoing(exchange, routing_key, wire.encode(msg), True, None, kind)
+            publisher.publish(outgoing, retry=retry)
+            return None
+
+        if timeout is None:
+            timeout = self.conf.rpc_response_timeout
+        deadline = time.monotonic() + timeout
+        waiter = self._get_reply_waiter()
+        waiter.ensure_started(deadline)
+        msg_id = uuid.uuid4().hex
+        msg = wire.build_request(message, ctxt, msg_id, waiter.queue_name, call_monitor_timeout)
+        outgoing = Outgoing(exchange, routing_key, wire.encode(msg), True, timeout, kind, msg_id)
+        pending = waiter.register(msg_id)
+        try:
+            try:
+                publisher.publish(outgoing, retry=retry, deadline=deadline)
+            except exceptions.TransportUnavailable as exc:
+                raise exceptions.MessagingTimeout(
+                    f"Timed out sending message ID {msg_id} to {routing_key!r}: {exc}"
+                )
+            return waiter.wait(msg_id, pending, deadline, timeout, call_monitor_timeout)
+        finally:
+            waiter.unregister(msg_id)
+
+    def listen(self, target):
+        self._forget_parent_connections()
+        return KombuListener(self, target)
+
+    def send_reply(self, reply_q, body, msg_id):
+        outgoing = Outgoing("", reply_q, body, self.reply_mandatory, None, "reply", msg_id)
+        try:
+            self._get_publisher().publish(outgoing, retry=self.reply_retry)
+        except exceptions.MessagingException as exc:
+            LOG.error("Could not send the reply to message %s on %s: %s", msg_id, reply_q, exc)
+
+    reply_mandatory = True
+    reply_retry = None
+
+    def cleanup(self):
+        with self._lock:
+            publisher, self._publisher = self._publisher, None
+            waiter, self._reply_waiter = self._reply_waiter, None
+        if waiter is not None:
+            waiter.stop()
+        if publisher is not None:
+            publisher.close()
+
+    # -- internals ----------------------------------------------------------
+
+    def _get_publisher(self):
+        publisher = self._publisher
+        if publisher is None:
+            with self._lock:
+                if self._publisher is None:
+                    self._publisher = Publisher(self, self._undeliverable_call)
+                publisher = self._publisher
+        return publisher
+
+    def _get_reply_waiter(self):
+        waiter = self._reply_waiter
+        if waiter is None:
+            with self._lock:
+                if self._reply_waiter is None:
+                    self._reply_waiter = ReplyWaiter(self)
+                waiter = self._reply_waiter
+        return waiter
+
+    def _undeliverable_call(self, msg_id, exc):
+        waiter = self._reply_waiter
+        if waiter is not None:
+            waiter.fail(msg_id, exc)
+
+    def _forget_parent_connections(self):
+        if not self._check_pid():
+            return
+        with self._lock:
+            for obj in (self._publisher, self._reply_waiter):
+                if obj is not None:
+                    obj.abandon()
+                    _ABANDONED.append(obj)
+            if self._publisher is not None or self._reply_waiter is not None:
+                LOG.warning(
+                    "Process forked after connecting to %s; this process opens its own "
+                    "connections (create transports after forking to avoid this)",
+                    self.safe_url,
+                )
+            self._publisher = self._reply_waiter = None

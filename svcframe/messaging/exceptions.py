@@ -126,7 +126,9 @@ class UnsupportedVersion(RPCDispatcherError):
     def __init__(self, version, method=None):
         self.version = version
         self.method = method
-        super().__init__(f"Endpoint does not support RPC version {version}. Attempted method: {method}")
+        super().__init__(
+            f"Endpoint does not support RPC version {version}. Attempted method: {method}"
+        )
 
 
 class InvalidRequest(RPCDispatcherError):

@@ -54,8 +54,6 @@ class Target:
 
     def __repr__(self):
         attrs = ", ".join(
-            f"{f}={getattr(self, f)!r}"
-            for f in _FIELDS[:-1]
-            if getattr(self, f) is not None
+            f"{f}={getattr(self, f)!r}" for f in _FIELDS[:-1] if getattr(self, f) is not None
         )
         return f"<Target {attrs}>"

@@ -1,0 +1,77 @@
+"""Serializers: how contexts and arguments become JSON-safe and back."""
+
+import abc
+
+from svcframe.context import RequestContext
+
+__all__ = ["Serializer", "NoOpSerializer", "RequestContextSerializer"]
+
+
+class Serializer(abc.ABC):
+    """Turns contexts and entities into JSON-safe values and back, as oslo.messaging's."""
+
+    @abc.abstractmethod
+    def serialize_entity(self, ctxt, entity):
+        """A JSON-safe form of ``entity`` (an argument or a result)."""
+
+    @abc.abstractmethod
+    def deserialize_entity(self, ctxt, entity):
+        """The object ``serialize_entity`` was given."""
+
+    @abc.abstractmethod
+    def serialize_context(self, ctxt):
+        """The context as a dict of JSON-safe values (sent as ``_context_<key>``)."""
+
+    @abc.abstractmethod
+    def deserialize_context(self, ctxt):
+        """The context object an endpoint receives, from the received dict."""
+
+
+class NoOpSerializer(Serializer):
+    """Passes entities through; contexts travel and arrive as plain dicts."""
+
+    def serialize_entity(self, ctxt, entity):
+        return entity
+
+    def deserialize_entity(self, ctxt, entity):
+        return entity
+
+    def serialize_context(self, ctxt):
+        if isinstance(ctxt, dict):
+            return ctxt
+        if ctxt is None:
+            return {}
+        to_dict = getattr(ctxt, "to_dict", None)
+        if to_dict is None:
+            raise TypeError(
+                f"a context must be a dict or have to_dict(), not {type(ctxt).__name__}"
+            )
+        return to_dict()
+
+    def deserialize_context(self, ctxt):
+        return ctxt
+
+
+class RequestContextSerializer(Serializer):
+    """Carries svcframe.context.RequestContext; entities go through ``base`` if given."""
+
+    def __init__(self, base=None):
+        self._base = base
+
+    def serialize_entity(self, ctxt, entity):
+        if self._base is None:
+            return entity
+        return self._base.serialize_entity(ctxt, entity)
+
+    def deserialize_entity(self, ctxt, entity):
+        if self._base is None:
+            return entity
+        return self._base.deserialize_entity(ctxt, entity)
+
+    def serialize_context(self, ctxt):
+        if isinstance(ctxt, dict):
+            return ctxt
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt):
+        return RequestContext.from_dict(ctxt)

@@ -1,0 +1,382 @@
+"""Transport URLs, the Transport that holds a driver, and get_rpc_transport()."""
+
+import importlib.metadata
+import logging
+import re
+from urllib import parse
+
+from stevedore import driver as stevedore_driver
+
+from svcframe.messaging import exceptions
+
+__all__ = [
+    "Transport",
+    "TransportHost",
+    "TransportURL",
+    "get_rpc_transport",
+    "mask_password",
+]
+
+LOG = logging.getLogger(__name__)
+
+DRIVER_NAMESPACE = "svcframe.drivers"
+EMBEDDED_SCHEME = "embedded"
+RABBIT_GROUP = "oslo_messaging_rabbit"
+MASK = "***"
+
+# A URL's scheme and everything after '://' up to whitespace or a quote.
+# Where the authority ends is decided per match (a password may hold '/').
+_URL_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s'\"<>]+)")
+
+
+def _mask_netloc_credentials(rest):
+    at = rest.rfind("@")
+    if at < 0:
+        return rest
+    # The host list ends at the first path, query or fragment mark after
+    # the last '@'; before that, every comma-separated 'user:pass@host'
+    # has its password masked.
+    end = len(rest)
+    for mark in "/?#":
+        pos = rest.find(mark, at)
+        if pos >= 0:
+            end = min(end, pos)
+    netloc, tail = rest[:end], rest[end:]
+    masked = []
+    for host in netloc.split(","):
+        if "@" in host:
+            creds, hostname = host.rsplit("@", 1)
+            if ":" in creds:
+                user = creds.split(":", 1)[0]
+                host = f"{user}:{MASK}@{hostname}"
+        masked.append(host)
+    return ",".join(masked) + tail
+
+
+def mask_password(text):
+    """``text`` with the password of every URL in it replaced by ``***``.
+
+    Works on any string (log lines, error messages) and on URLs with
+    several comma-separated ``user:pass@host`` entries.
+    """
+    text = str(text)
+    if "://" not in text:
+        return text
+    return _URL_RE.sub(
+        lambda m: m.group("scheme") + _mask_netloc_credentials(m.group("rest")), text
+    )
+
+
+class TransportHost:
+    """One broker address of a transport URL, with its optional credentials."""
+
+    __slots__ = ("hostname", "port", "username", "password")
+
+    def __init__(self, hostname=None, port=None, username=None, password=None):
+        self.hostname = hostname
+        self.port = port
+        self.username = username
+        self.password = password
+
+    def _key(self):
+        return (self.hostname, self.port, self.username, self.password)
+
+    def __eq__(self, other):
+        return isinstance(other, TransportHost) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        attrs = [f"hostname={self.hostname!r}", f"port={self.port!r}"]
+        if self.username is not None:
+            attrs.append(f"username={self.username!r}")
+        if self.password is not None:
+            attrs.append(f"password={MASK!r}")
+        return f"<TransportHost {', '.join(attrs)}>"
+
+
+def _split_host_port(text, url):
+    """(hostname, port) of 'host', 'host:port', '[v6]' or '[v6]:port'."""
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0:
+            raise exceptions.InvalidTransportURL(url, f"Unclosed '[' in host {text!r} of {url}")
+        hostname, rest = text[1:close], text[close + 1 :]
+        if rest and not rest.startswith(":"):
+            raise exceptions.InvalidTransportURL(
+                url, f"Unexpected {rest!r} after the address of host {text!r} in {url}"
+            )
+        port = rest[1:] or None
+    elif text.count(":") == 1:
+        hostname, port = text.split(":")
+        port = port or None
+    else:
+        # No colon, or a bare IPv6 address: no port can be told apart.
+        hostname, port = text, None
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise exceptions.InvalidTransportURL(
+                url, f"Invalid port {port!r} for host {hostname!r} in {url}"
+            )
+        port = int(port)
+    return hostname, port
+
+
+class _OptionsView:
+    """A config group's values with the transport URL's query string laid over them."""
+
+    def __init__(self, conf, group, overrides):
+        self._group = conf[group]
+        self._overrides = overrides
+
+    def __getattr__(self, name):
+        if name in self._overrides:
+            return self._overrides[name]
+        return getattr(self._group, name)
+
+    __getitem__ = __getattr__
+
+
+class TransportURL:
+    """A parsed transport URL, as oslo.messaging's.
+
+    ``driver://[user:pass@]host:port[,[userN:passN@]hostN:portN]/virtual_host?query``.
+    ``str()`` gives the URL back with every password masked; drivers read
+    the credentials from ``hosts``.
+    """
+
+    def __init__(self, conf, transport=None, virtual_host=None, hosts=None, query=None):
+        self.conf = conf
+        self.transport = transport
+        self.virtual_host = virtual_host
+        self.hosts = list(hosts or [])
+        self.query = dict(query or {})
+
+    @classmethod
+    def parse(cls, conf, url=None):
+        """Parse ``url`` (default: ``conf.transport_url``) into a TransportURL.
+
+        Credentials and the virtual host are URL-unquoted. The virtual host
+        is the path after the first '/': no path gives None, '/' gives '',
+        '//' gives '/', '/nova' gives 'nova'. A query key given several
+        times keeps all its values, comma-joined.
+        """
+        if url is None:
+            url = conf.transport_url
+        if not isinstance(url, str):
+            raise exceptions.InvalidTransportURL(
+                url, f"A transport URL must be a string, not {type(url).__name__}"
+            )
+        masked = mask_password(url)
+        try:
+            parts = parse.urlsplit(url)
+        except ValueError as exc:
+            raise exceptions.InvalidTransportURL(masked, f"Cannot parse {masked}: {exc}")
+        if not parts.scheme:
+            raise exceptions.InvalidTransportURL(masked, f"No scheme specified in {masked!r}")
+
+        query = {}
+        for key, values in parse.parse_qs(parts.query).items():
+            query[key] = ",".join(values)
+
+        virtual_host = None
+        if parts.path.startswith("/"):
+            virtual_host = parse.unquote(parts.path[1:])
+
+        hosts = []
+        with_creds, without_creds = [], []
+        for netloc in parts.netloc.split(","):
+            if not netloc:
+                continue
+            username = password = None
+            if "@" in netloc:
+                creds, netloc = netloc.rsplit("@", 1)
+                if ":" in creds:
+                    creds, password = creds.split(":", 1)
+                    password = parse.unquote(password)
+                username = parse.unquote(creds)
+            hostname, port = _split_host_port(netloc, masked)
+            if username is None or password is None:
+                without_creds.append(hostname)
+            else:
+                with_creds.append(hostname)
+            hosts.append(TransportHost(hostname, port, username, password))
+        if with_creds and without_creds:
+            LOG.warning(
+                "All hosts must be set with username/password or not at the same "
+                "time. Hosts with credentials are: %s. Hosts without credentials are %s.",
+                with_creds,
+                without_creds,
+            )
+        return cls(conf, parts.scheme, virtual_host, hosts, query)
+
+    def option(self, conf, name, group=RABBIT_GROUP):
+        """Option ``name`` of ``group``: the URL query value if present, else the config's.
+
+        A query value is converted to the option's type; a value that does
+        not convert raises InvalidTransportURL.
+        """
+        if name not in self.query:
+            return getattr(conf[group], name)
+        return self._convert(conf, group, name)
+
+    def rabbit_options(self, conf):
+        """``conf.oslo_messaging_rabbit`` with the URL query's overrides applied.
+
+        Every query key must name an option of that group and convert to its
+        type; otherwise InvalidTransportURL, raised here rather than at the
+        first use of the option.
+        """
+        overrides = {name: self._convert(conf, RABBIT_GROUP, name) for name in self.query}
+        return _OptionsView(conf, RABBIT_GROUP, overrides)
+
+    def _convert(self, conf, group, name):
+        try:
+            # oslo.config has no public lookup of an option's type; this is
+            # the call oslo.messaging's ConfigOptsProxy makes too.
+            opt = conf._get_opt_info(name, group)["opt"]
+        except Exception:
+            raise exceptions.InvalidTransportURL(
+                str(self),
+                f"Unknown option {name!r} in the query of {self}: [{group}] has no such option",
+            )
+        try:
+            return opt.type(self.query[name])
+        except (TypeError, ValueError) as exc:
+            raise exceptions.InvalidTransportURL(
+                str(self), f"Invalid value for option {name!r} in the query of {self}: {exc}"
+            )
+
+    def _key(self):
+        return (self.transport, self.virtual_host, tuple(self.hosts))
+
+    def __eq__(self, other):
+        return isinstance(other, TransportURL) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        attrs = [f"{a}={getattr(self, a)!r}" for a in ("transport", "virtual_host", "hosts")]
+        return f"<TransportURL {', '.join(attrs)}>"
+
+    def __str__(self):
+        netlocs = []
+        for host in self.hosts:
+            netloc = ""
+            if host.username is not None or host.password is not None:
+                if host.username is not None:
+                    netloc += parse.quote(host.username, "")
+                if host.password is not None:
+                    netloc += ":" + MASK
+                netloc += "@"
+            if host.hostname:
+                netloc += f"[{host.hostname}]" if ":" in host.hostname else host.hostname
+            if host.port is not None:
+                netloc += f":{host.port}"
+            netlocs.append(netloc)
+        url = f"{self.transport}://{','.join(netlocs)}/"
+        if self.virtual_host:
+            url += parse.quote(self.virtual_host)
+        if self.query:
+            url += "?" + parse.urlencode(self.query, doseq=True)
+        return url
+
+
+class Transport:
+    """A messaging transport: the driver for one URL, shared by clients and servers."""
+
+    def __init__(self, driver):
+        self._driver = driver
+        self.conf = driver.conf
+
+    def _send(
+        self,
+        target,
+        ctxt,
+        message,
+        wait_for_reply=None,
+        timeout=None,
+        call_monitor_timeout=None,
+        retry=None,
+    ):
+        if not target.topic:
+            raise exceptions.InvalidTarget("A topic is required to send", target)
+        return self._driver.send(
+            target,
+            ctxt,
+            message,
+            wait_for_reply=wait_for_reply,
+            timeout=timeout,
+            call_monitor_timeout=call_monitor_timeout,
+            retry=retry,
+        )
+
+    def _listen(self, target):
+        if not (target.topic and target.server):
+            raise exceptions.InvalidTarget(
+                "A server's target must have topic and server names", target
+            )
+        return self._driver.listen(target)
+
+    def cleanup(self):
+        """Release every connection of the driver."""
+        self._driver.cleanup()
+
+    def __repr__(self):
+        return f"<Transport {self._driver.url}>"
+
+
+def _available_schemes():
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=DRIVER_NAMESPACE)})
+
+
+def _raise_load_failure(manager, entrypoint, exc):
+    raise exc
+
+
+def get_rpc_transport(conf, url=None, allowed_remote_exmods=None):
+    """A Transport for ``url`` (default ``[DEFAULT] transport_url``; unset: embedded).
+
+    Registers the messaging options on ``conf``. ``allowed_remote_exmods``
+    lists the modules whose exceptions a caller re-raises as themselves
+    (builtins always are); any other remote exception becomes RemoteError.
+    """
+    # Imported here so that importing svcframe.messaging stays light.
+    from svcframe.conf import register_messaging_opts
+
+    register_messaging_opts(conf)
+    if url is None:
+        url = conf.transport_url
+    if isinstance(url, TransportURL):
+        parsed = url
+    elif not url:
+        parsed = TransportURL(conf, EMBEDDED_SCHEME)
+    else:
+        parsed = TransportURL.parse(conf, url)
+    scheme = parsed.transport
+    try:
+        manager = stevedore_driver.DriverManager(
+            DRIVER_NAMESPACE,
+            scheme,
+            invoke_on_load=True,
+            invoke_args=(conf, parsed),
+            invoke_kwds={
+                "default_exchange": conf.control_exchange,
+                "allowed_remote_exmods": allowed_remote_exmods,
+            },
+            on_load_failure_callback=_raise_load_failure,
+        )
+    except exceptions.MessagingException:
+        raise
+    except Exception as exc:
+        if scheme not in _available_schemes():
+            msg = (
+                f"No transport driver for scheme {scheme!r} (URL {parsed}); "
+                f"available: {', '.join(_available_schemes()) or 'none'}"
+            )
+        else:
+            msg = f"Cannot load the {scheme!r} transport driver for {parsed}: {exc}"
+        raise exceptions.DriverLoadFailure(mask_password(msg)) from None
+    return Transport(manager.driver)

@@ -1,0 +1,283 @@
+"""RPCDispatcher: finds the endpoint method a request names and calls it.
+
+The matching rules are oslo.messaging's: endpoints are tried in order and
+the first one whose namespace and version match and which has the
+(allowed) method wins.
+"""
+
+import inspect
+import logging
+import threading
+import weakref
+
+from svcframe.messaging import _utils, exceptions
+from svcframe.messaging.serializer import NoOpSerializer
+from svcframe.messaging.target import Target
+
+__all__ = [
+    "RPCAccessPolicyBase",
+    "DefaultRPCAccessPolicy",
+    "ExplicitRPCAccessPolicy",
+    "LegacyRPCAccessPolicy",
+    "PingEndpoint",
+    "RPCDispatcher",
+    "expose",
+]
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "1.0"
+
+
+def expose(func):
+    """Mark an endpoint method callable under ExplicitRPCAccessPolicy."""
+    func.exposed = True
+    return func
+
+
+class RPCAccessPolicyBase:
+    """Decides which endpoint methods a request may call."""
+
+    def is_allowed(self, endpoint, method):
+        raise NotImplementedError
+
+
+class LegacyRPCAccessPolicy(RPCAccessPolicyBase):
+    """Every method may be called, private ones included."""
+
+    def is_allowed(self, endpoint, method):
+        return True
+
+
+class DefaultRPCAccessPolicy(RPCAccessPolicyBase):
+    """Methods whose name starts with '_' may not be called."""
+
+    def is_allowed(self, endpoint, method):
+        return not method.startswith("_")
+
+
+class ExplicitRPCAccessPolicy(RPCAccessPolicyBase):
+    """Only methods decorated with ``@expose`` may be called."""
+
+    def is_allowed(self, endpoint, method):
+        return hasattr(getattr(endpoint, method, None), "exposed")
+
+
+class PingEndpoint:
+    """Answers ``oslo_rpc_server_ping`` when ``rpc_ping_enabled`` is set."""
+
+    def oslo_rpc_server_ping(self, ctxt, **kwargs):
+        return "pong"
+
+
+def _check_endpoint(endpoint):
+    target = getattr(endpoint, "target", None)
+    if target is None:
+        return None, DEFAULT_VERSION
+    if not isinstance(target, Target):
+        raise TypeError(
+            "'target' is a reserved endpoint attribute used for namespace and "
+            "version filtering; it must be a svcframe.messaging.Target. Do not "
+            f"define an endpoint method named 'target': endpoint={endpoint!r}"
+        )
+    version = target.version or DEFAULT_VERSION
+    try:
+        _utils.parse_version(version)
+    except ValueError as exc:
+        raise ValueError(f"Endpoint {endpoint!r} has an invalid target version: {exc}")
+    return target, version
+
+
+def _make_policy(access_policy):
+    if access_policy is None:
+        return DefaultRPCAccessPolicy()
+    if isinstance(access_policy, RPCAccessPolicyBase):
+        return access_policy
+    if isinstance(access_policy, type) and issubclass(access_policy, RPCAccessPolicyBase):
+        return access_policy()
+    raise TypeError("access_policy must be a subclass (or an instance) of RPCAccessPolicyBase")
+
+
+class _Watchdog:
+    """Sends call-monitor heartbeats while a call runs, every client_timeout/2 seconds."""
+
+    def __init__(self, incoming):
+        self._incoming = incoming
+        self._done = threading.Event()
+        self._thread = None
+        try:
+            client_timeout = int(incoming.client_timeout)
+        except (TypeError, ValueError):
+            client_timeout = 0
+        # The client gives up after client_timeout without news; heartbeats
+        # at half of it leave room for queuing on the way there and back.
+        self._interval = client_timeout / 2
+        if self._interval < 1:
+            LOG.warning("Client provided an invalid timeout value of %r", incoming.client_timeout)
+            return
+        self._thread = threading.Thread(target=self._run, name="rpc-call-monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._done.wait(self._interval):
+            try:
+                self._incoming.heartbeat()
+            except Exception as exc:
+                # The caller or the broker is gone; the call times out on
+                # its side as it should, nothing more to tell it.
+                LOG.debug("Call-monitor heartbeat failed: %s", exc)
+                return
+
+    def stop(self):
+        self._done.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+class RPCDispatcher:
+    """Dispatches requests to endpoints by namespace, version and method name."""
+
+    def __init__(self, endpoints, serializer=None, access_policy=None, ping_enabled=False):
+        self.endpoints = list(endpoints)
+        self._matchers = []
+        has_ping = False
+        for endpoint in self.endpoints:
+            target, version = _check_endpoint(endpoint)
+            namespaces = target.accepted_namespaces if target is not None else [None]
+            self._matchers.append((endpoint, tuple(namespaces), version))
+            if getattr(endpoint, "oslo_rpc_server_ping", None) is not None:
+                has_ping = True
+                LOG.warning(
+                    "'oslo_rpc_server_ping' is a reserved endpoint attribute used to "
+                    "ping the server; avoid oslo_* names (endpoint=%r)",
+                    endpoint,
+                )
+        if ping_enabled:
+            if has_ping:
+                LOG.warning(
+                    "rpc_ping_enabled=True but an endpoint already has "
+                    "oslo_rpc_server_ping; not adding the ping endpoint"
+                )
+            else:
+                ping = PingEndpoint()
+                self.endpoints.append(ping)
+                self._matchers.append((ping, (None,), DEFAULT_VERSION))
+        self.serializer = serializer or NoOpSerializer()
+        self.access_policy = _make_policy(access_policy)
+        # Signatures are costly to compute and endpoints are long-lived.
+        self._signatures = weakref.WeakKeyDictionary()
+
+    def dispatch(self, incoming):
+        """Call the endpoint method ``incoming`` asks for and return its serialized result.
+
+        Raises InvalidRequest, NoSuchMethod, UnsupportedVersion, or whatever
+        the method raised. While it runs, call-monitor heartbeats go to the
+        caller if it asked for them.
+        """
+        watchdog = _Watchdog(incoming) if incoming.client_timeout else None
+        try:
+            method, args, namespace, version = self._validate(incoming.message)
+            return self._dispatch(incoming.ctxt, method, args, namespace, version)
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+
+    def _dispatch(self, ctxt, method, args, namespace, version):
+        found_compatible = False
+        policy = self.access_policy
+        for endpoint, namespaces, imp_version in self._matchers:
+            if namespace not in namespaces or not _utils.version_is_compatible(
+                imp_version, version
+            ):
+                continue
+            if hasattr(endpoint, method) and policy.is_allowed(endpoint, method):
+                return self._call(endpoint, method, ctxt, args)
+            found_compatible = True
+        if found_compatible:
+            raise exceptions.NoSuchMethod(method)
+        raise exceptions.UnsupportedVersion(version, method=method)
+
+    def _call(self, endpoint, method, ctxt, args):
+        func = getattr(endpoint, method)
+        self._check_arguments(func, method, args)
+        serializer = self.serializer
+        ctxt = serializer.deserialize_context(ctxt)
+        kwargs = {name: serializer.deserialize_entity(ctxt, arg) for name, arg in args.items()}
+        result = func(ctxt, **kwargs)
+        return serializer.serialize_entity(ctxt, result)
+
+    def _check_arguments(self, func, method, args):
+        # Binding first tells a caller's wrong argument name apart from a
+        # TypeError raised inside the method.
+        checker = self._checker(func)
+        if checker is None:
+            return
+        signature, names = checker
+        if names is not None:
+            for name in args:
+                if name not in names:
+                    raise exceptions.InvalidRequest(
+                        f"RPC method {method!r} got an unexpected argument {name!r}"
+                    )
+        try:
+            signature.bind(None, **args)
+        except TypeError as exc:
+            raise exceptions.InvalidRequest(f"RPC method {method!r} {exc}")
+
+    def _checker(self, func):
+        """(signature, names it accepts by keyword or None for any), cached per function."""
+        key = getattr(func, "__func__", func)
+        try:
+            return self._signatures[key]
+        except KeyError:
+            pass
+        except TypeError:
+            key = None
+        try:
+            signature = inspect.signature(func)
+        except (TypeError, ValueError):
+            checker = None
+        else:
+            params = signature.parameters.values()
+            if any(p.kind is p.VAR_KEYWORD for p in params):
+                names = None
+            else:
+                names = frozenset(p.name for p in params if p.kind is not p.POSITIONAL_ONLY)
+            checker = (signature, names)
+        if key is not None:
+            try:
+                self._signatures[key] = checker
+            except TypeError:
+                pass
+        return checker
+
+    @staticmethod
+    def _validate(message):
+        if not isinstance(message, dict):
+            raise exceptions.InvalidRequest(
+                f"An RPC message must be an object, not {type(message).__name__}"
+            )
+        method = message.get("method")
+        if method is None:
+            raise exceptions.InvalidRequest("The RPC message has no 'method'")
+        if not isinstance(method, str):
+            raise exceptions.InvalidRequest(
+                f"The RPC message's 'method' must be a string, not {type(method).__name__}"
+            )
+        args = message.get("args", {})
+        if not isinstance(args, dict):
+            raise exceptions.InvalidRequest(
+                f"The 'args' of RPC method {method!r} must be an object, not {type(args).__name__}"
+            )
+        namespace = message.get("namespace")
+        if namespace is not None and not isinstance(namespace, str):
+            raise exceptions.InvalidRequest(
+                f"The 'namespace' of RPC method {method!r} must be a string, "
+                f"not {type(namespace).__name__}"
+            )
+        version = message.get("version", DEFAULT_VERSION)
+        try:
+            _utils.parse_version(version)
+        except ValueError as exc:
+            raise exceptions.InvalidRequest(f"Invalid 'version' for RPC method {method!r}: {exc}")
+        return method, args, namespace, version

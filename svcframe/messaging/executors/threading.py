@@ -1,0 +1,20 @@
+"""ThreadingExecutor: requests run in a pool of native threads (the default)."""
+
+from concurrent import futures
+
+__all__ = ["ThreadingExecutor"]
+
+
+class ThreadingExecutor:
+    """Runs requests on up to ``executor_thread_pool_size`` native threads."""
+
+    def __init__(self, conf):
+        self._pool = futures.ThreadPoolExecutor(
+            max_workers=conf.executor_thread_pool_size, thread_name_prefix="rpc-worker"
+        )
+
+    def submit(self, fn, *args):
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self, wait=True):
+        self._pool.shutdown(wait=wait)

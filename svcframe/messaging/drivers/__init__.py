@@ -1,0 +1,1 @@
+"""Transport drivers, loaded by URL scheme from the ``svcframe.drivers`` namespace."""

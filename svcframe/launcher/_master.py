@@ -1,0 +1,476 @@
+"""ProcessLauncher: a master process that forks, watches and replaces workers.
+
+The master runs one loop on its main thread, the shape of gunicorn's
+arbiter: wait (for a signal, a worker message or the next deadline), handle
+the signals, reap the dead, kill the hung, then fork what is missing.  It
+opens no connection and starts no thread, so every fork copies a
+single-threaded process.
+"""
+
+import gc
+import logging
+import os
+import selectors
+import signal
+import time
+
+from svcframe import log, systemd
+from svcframe.conf import service as service_opts
+from svcframe.launcher import _channel, _config, _proctitle, _worker
+from svcframe.launcher._backoff import Backoff
+from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
+from svcframe.launcher._signals import SignalManager, blocked, signal_name
+
+__all__ = ["ProcessLauncher"]
+
+LOG = logging.getLogger("svcframe.launcher")
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+# Deadlines wake the loop anyway; this only bounds the damage of a missed one.
+_MAX_SLEEP = 1.0
+
+
+class _Worker:
+    """The master's view of one worker process."""
+
+    def __init__(self, number, pid, fd, generation):
+        self.number = number
+        self.pid = pid
+        self.fd = fd
+        self.generation = generation
+        self.started_at = self.last_seen = time.monotonic()
+        self.reader = _channel.Reader()
+        self.ready = False
+        self.boot_error = None
+        # Replaced by a newer worker with the same number; stopped once that
+        # one is ready, never respawned.
+        self.retiring = False
+        self.terminated_at = None
+        self.killed = None
+        self.reset_pending = False
+
+    def __str__(self):
+        return f"{self.number} (pid {self.pid})"
+
+
+class ProcessLauncher:
+    """Run a service in N forked worker processes under this process.
+
+    :param conf: the parsed ``ConfigOpts``; [DEFAULT] and [launcher] service
+        options are registered on it if needed.
+    :param restart_method: on SIGHUP, ``'mutate'`` applies mutable options in
+        place (``reset()`` in every worker) and restarts the workers one at a
+        time only when another option changed; ``'reload'`` always restarts
+        them one at a time.
+    :param name: the program name in process titles; see ``launch()``.
+    """
+
+    def __init__(self, conf, restart_method="mutate", name=None):
+        if restart_method not in ("mutate", "reload"):
+            raise ValueError(
+                f"restart_method must be 'mutate' or 'reload', not: {restart_method!r}"
+            )
+        service_opts.register_opts(conf)
+        self.conf = conf
+        self.restart_method = restart_method
+        self._name = name
+        self._service = None
+        self._total = 0
+
+    def launch_service(self, service, workers=1):
+        """Set the service to run in ``workers`` processes, forked by :meth:`wait`."""
+        if self._service is not None:
+            raise RuntimeError("A ProcessLauncher runs one service; it already has one")
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"'workers' must be an int >= 1, not: {workers!r}")
+        self._service = service
+        self._total = workers
+        self._name = _proctitle.program_name(service, self._name)
+
+    def wait(self):
+        """Run the workers until SIGTERM or SIGINT; return the exit status.
+
+        0: every worker stopped gracefully.  1: some were killed (after
+        ``graceful_shutdown_timeout``, or on a second SIGINT).  3:
+        ``boot_failure_limit`` workers in a row failed to start.
+        """
+        if self._service is None:
+            raise RuntimeError("launch_service() must be called before wait()")
+        self._setup()
+        try:
+            while not (self._stopping and not self._workers):
+                self._loop_once()
+        finally:
+            self._teardown()
+        LOG.info("All workers stopped, exiting with status %d", self._status)
+        return self._status
+
+    def _setup(self):
+        now = time.monotonic()
+        self._signals = SignalManager(_SIGNALS)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._signals.fileno(), selectors.EVENT_READ)
+        self._lifeline_r, self._lifeline_w = os.pipe2(os.O_CLOEXEC)
+        self._workers = {}
+        self._respawn_at = dict.fromkeys(range(1, self._total + 1), now)
+        self._backoff = {n: Backoff(self.conf.launcher) for n in self._respawn_at}
+        self._generation = 0
+        self._boot_failures = 0
+        self._ever_ready = False
+        self._reloading = False
+        self._stopping = False
+        self._kill_at = None
+        self._status = EXIT_SUCCESS
+        self._last_status = None
+        self._watchdog_interval = systemd.watchdog_interval()
+        self._next_watchdog = now
+        log.set_worker_tag("master")
+        _proctitle.set_master_title(self._name, self._total)
+        _config.log_options(self.conf)
+        # Objects of the master that no worker frees stay out of the children's
+        # collections, so their pages stay shared.
+        gc.freeze()
+        LOG.info("Starting %d workers", self._total)
+
+    def _teardown(self):
+        for worker in self._workers.values():
+            self._kill(worker, "master exiting")
+        self._selector.close()
+        self._signals.close()
+        os.close(self._lifeline_r)
+        os.close(self._lifeline_w)
+
+    def _loop_once(self):
+        for key, _ in self._selector.select(self._sleep_time()):
+            if key.data is not None:
+                self._read(key.data)
+        for signum in self._signals.read():
+            self._handle_signal(signum)
+        self._reap()
+        if self._stopping:
+            self._enforce_shutdown_timeout()
+        else:
+            self._murder_hung()
+            self._manage_workers()
+        self._report()
+
+    def _sleep_time(self):
+        now = time.monotonic()
+        deadlines = [now + _MAX_SLEEP, *self._respawn_at.values()]
+        if self._watchdog_interval:
+            deadlines.append(self._next_watchdog)
+        if self._kill_at is not None:
+            deadlines.append(self._kill_at)
+        if not self._stopping:
+            hang = self.conf.launcher.worker_hang_timeout
+            deadlines.extend(w.last_seen + hang for w in self._workers.values() if not w.killed)
+        return max(0.0, min(deadlines) - now)
+
+    # Signals
+
+    def _handle_signal(self, signum):
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            if not self._stopping:
+                LOG.info("Caught %s, stopping workers", signal_name(signum))
+                self._begin_shutdown(EXIT_SUCCESS)
+            elif signum == signal.SIGINT:
+                LOG.warning("Caught SIGINT again, killing workers")
+                for worker in self._workers.values():
+                    self._kill(worker, "forced")
+                self._status = max(self._status, EXIT_FAILURE)
+        elif signum == signal.SIGHUP:
+            if self._stopping:
+                LOG.info("Caught SIGHUP while stopping, ignoring it")
+            else:
+                self._reload()
+
+    def _signal_pending_stop(self):
+        """Handle signals that arrived since the loop's wait; True if stopping.
+
+        Called right before a fork: no worker is forked after SIGTERM.
+        """
+        for signum in self._signals.read():
+            self._handle_signal(signum)
+        return self._stopping
+
+    def _begin_shutdown(self, status):
+        self._stopping = True
+        self._status = max(self._status, status)
+        self._respawn_at.clear()
+        systemd.notify_stopping("stopping")
+        for worker in self._workers.values():
+            self._terminate(worker)
+        timeout = self.conf.graceful_shutdown_timeout
+        self._kill_at = time.monotonic() + timeout if timeout else None
+
+    def _enforce_shutdown_timeout(self):
+        if self._kill_at is None or time.monotonic() < self._kill_at:
+            return
+        self._kill_at = None
+        left = [w for w in self._workers.values() if not w.killed]
+        if left:
+            LOG.error(
+                "Graceful shutdown timeout (%s s) exceeded, killing %s",
+                self.conf.graceful_shutdown_timeout,
+                ", ".join(f"worker {w}" for w in sorted(left, key=lambda w: w.number)),
+            )
+            for worker in left:
+                self._kill(worker, "shutdown timeout")
+            self._status = max(self._status, EXIT_FAILURE)
+
+    def _reload(self):
+        LOG.info("Caught SIGHUP, reloading the configuration")
+        systemd.notify_reloading("reloading")
+        self._reloading = True
+        changes = _config.reload(self.conf)
+        if changes is None:
+            LOG.error("Could not read the configuration files, keeping the current configuration")
+        elif changes.immutable or self.restart_method == "reload":
+            LOG.info(
+                "Restarting workers one at a time: %s",
+                f"options that need a restart changed: {changes.describe(changes.immutable)}"
+                if changes.immutable
+                else "restart_method is 'reload'",
+            )
+            self._generation += 1
+        elif changes.mutable:
+            LOG.info(
+                "Mutable options changed, applying them in every worker: %s",
+                changes.describe(changes.mutable),
+            )
+            for worker in self._workers.values():
+                if not worker.retiring:
+                    worker.reset_pending = True
+                    self._signal(worker, signal.SIGHUP)
+        else:
+            LOG.info("Configuration unchanged")
+
+    # Workers
+
+    def _spawn(self, number):
+        rfd, wfd = os.pipe2(os.O_CLOEXEC)
+        spec = _worker.WorkerSpec(
+            number, self._total, self._name, wfd, self._lifeline_r, os.getpid()
+        )
+        with blocked(_SIGNALS):
+            pid = os.fork()
+            if pid == 0:
+                self._forget_master(rfd)
+                _worker.main(self.conf, self._service, spec, _SIGNALS)
+        os.close(wfd)
+        os.set_blocking(rfd, False)
+        worker = _Worker(number, pid, rfd, self._generation)
+        self._workers[pid] = worker
+        self._selector.register(rfd, selectors.EVENT_READ, worker)
+        LOG.info("Started worker %d of %d (pid %d)", number, self._total, pid)
+        return worker
+
+    def _forget_master(self, rfd):
+        """In a new child: drop what belongs to the master."""
+        os.close(rfd)
+        for worker in self._workers.values():
+            if worker.fd is not None:
+                os.close(worker.fd)
+        self._selector.close()
+        self._signals.close()
+        os.close(self._lifeline_w)
+
+    def _read(self, worker):
+        try:
+            data = os.read(worker.fd, 4096)
+        except BlockingIOError:
+            return
+        if not data:
+            self._close_channel(worker)
+            return
+        worker.last_seen = time.monotonic()
+        for kind, text in worker.reader.feed(data):
+            if kind == _channel.READY:
+                worker.ready = True
+                self._boot_failures = 0
+                LOG.info("Worker %d of %d (pid %d) ready", worker.number, self._total, worker.pid)
+            elif kind == _channel.RESET and worker.reset_pending:
+                worker.reset_pending = False
+                LOG.info("Worker %s applied the new configuration", worker)
+            elif kind == _channel.BOOT_ERROR:
+                worker.boot_error = text
+
+    def _close_channel(self, worker):
+        self._selector.unregister(worker.fd)
+        os.close(worker.fd)
+        worker.fd = None
+
+    def _reap(self):
+        while True:
+            try:
+                pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = self._workers.pop(pid, None)
+            if worker is None:
+                continue
+            if worker.fd is not None:
+                # Last words, a boot error in particular, may still be in the pipe.
+                self._read(worker)
+                if worker.fd is not None:
+                    self._close_channel(worker)
+            self._on_exit(worker, os.waitstatus_to_exitcode(wait_status))
+
+    def _on_exit(self, worker, code):
+        if code >= 0:
+            how = f"exited with status {code}"
+        else:
+            how = f"killed by {signal_name(-code)}"
+            if -code == signal.SIGKILL and not worker.killed:
+                how += " (perhaps out of memory?)"
+        expected = code == EXIT_SUCCESS and (self._stopping or worker.retiring)
+        (LOG.info if expected else LOG.warning)("Worker %s %s", worker, how)
+        if self._stopping or worker.retiring:
+            return
+        if not worker.ready and not worker.killed:
+            self._boot_failures += 1
+            cause = worker.boot_error or how
+            LOG.error(
+                "Worker %d of %d (pid %d) failed to boot: %s",
+                worker.number,
+                self._total,
+                worker.pid,
+                cause,
+            )
+            if self._boot_failures >= self.conf.launcher.boot_failure_limit:
+                LOG.error(
+                    "%d workers in a row failed to boot, the last one with: %s. "
+                    "Stopping all workers rather than respawning them again: "
+                    "fix the cause (the worker's traceback is logged above) "
+                    "and start the service again.",
+                    self._boot_failures,
+                    cause,
+                )
+                self._begin_shutdown(EXIT_BOOT_ERROR)
+                return
+        delay = self._backoff[worker.number].next_delay(time.monotonic() - worker.started_at)
+        self._respawn_at[worker.number] = time.monotonic() + delay
+        LOG.info("Respawning worker %d in %.1f s", worker.number, delay)
+
+    def _current(self, number):
+        """The worker that holds slot ``number``, retiring ones aside."""
+        for worker in self._workers.values():
+            if worker.number == number and not worker.retiring:
+                return worker
+        return None
+
+    def _ready_count(self):
+        return sum(1 for w in self._workers.values() if w.ready and not w.retiring and not w.killed)
+
+    def _murder_hung(self):
+        now = time.monotonic()
+        hang = self.conf.launcher.worker_hang_timeout
+        grace = self.conf.graceful_shutdown_timeout
+        for worker in list(self._workers.values()):
+            if worker.killed:
+                continue
+            silent = now - worker.last_seen
+            if silent > hang:
+                LOG.error(
+                    "Worker %s hung: no heartbeat for %.1f s, killing it",
+                    worker,
+                    silent,
+                )
+                self._kill(worker, "hung")
+            elif grace and worker.terminated_at and now - worker.terminated_at > grace:
+                LOG.error("Worker %s did not stop within %s s, killing it", worker, grace)
+                self._kill(worker, "shutdown timeout")
+
+    def _manage_workers(self):
+        now = time.monotonic()
+        for number, when in sorted(self._respawn_at.items()):
+            if self._current(number) is not None:
+                del self._respawn_at[number]
+                continue
+            if when > now:
+                continue
+            if self._signal_pending_stop():
+                return
+            del self._respawn_at[number]
+            self._spawn(number)
+        self._roll()
+
+    def _roll(self):
+        """One step of a rolling restart: replace one worker, then stop it."""
+        retiring = [w for w in self._workers.values() if w.retiring]
+        for worker in retiring:
+            successor = self._current(worker.number)
+            if worker.terminated_at is None and successor is not None and successor.ready:
+                LOG.info("Stopping worker %s, replaced by pid %d", worker, successor.pid)
+                self._terminate(worker)
+        if retiring or self._ready_count() < self._total:
+            return
+        old = [w for w in self._workers.values() if w.generation < self._generation]
+        if not old or self._signal_pending_stop():
+            return
+        worker = min(old, key=lambda w: w.number)
+        worker.retiring = True
+        LOG.info("Replacing worker %d of %d (pid %d)", worker.number, self._total, worker.pid)
+        self._spawn(worker.number)
+
+    def _signal(self, worker, signum):
+        try:
+            os.kill(worker.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def _terminate(self, worker):
+        if worker.terminated_at is None:
+            worker.terminated_at = time.monotonic()
+            self._signal(worker, signal.SIGTERM)
+
+    def _kill(self, worker, why):
+        if not worker.killed:
+            worker.killed = why
+            self._signal(worker, signal.SIGKILL)
+
+    # Reporting
+
+    def _report(self):
+        ready = self._ready_count()
+        if self._stopping:
+            status = f"stopping, {len(self._workers)} workers left"
+        else:
+            status = f"{ready}/{self._total} workers ready"
+            if self._reloading:
+                status += ", reloading"
+        if not self._stopping and ready == self._total:
+            if self._reloading and self._reload_done():
+                self._reloading = False
+                status = f"{ready}/{self._total} workers ready"
+                LOG.info("Reload done, %s", status)
+                self._notify_ready(status)
+            elif not self._reloading and not self._ever_ready:
+                LOG.info("All %d workers ready", self._total)
+                self._notify_ready(status)
+        if status != self._last_status:
+            self._last_status = status
+            systemd.notify_status(status)
+        self._watchdog()
+
+    def _notify_ready(self, status):
+        self._ever_ready = True
+        self._last_status = status
+        systemd.notify_ready(status)
+
+    def _reload_done(self):
+        return not any(
+            w.reset_pending or w.retiring or w.generation < self._generation
+            for w in self._workers.values()
+        )
+
+    def _watchdog(self):
+        now = time.monotonic()
+        if not self._watchdog_interval or now < self._next_watchdog:
+            return
+        self._next_watchdog = now + self._watchdog_interval
+        hang = self.conf.launcher.worker_hang_timeout
+        if all(now - w.last_seen <= hang for w in self._workers.values()):
+            systemd.notify_watchdog()

@@ -1,0 +1,33 @@
+"""Process titles: ``svc-conductor: master (4 workers)``, ``svc-conductor: worker 2 of 4``."""
+
+import os
+import sys
+
+import setproctitle
+
+__all__ = ["program_name", "set_master_title", "set_title", "set_worker_title"]
+
+
+def program_name(service, name=None):
+    """The name shown in process titles and logs.
+
+    ``name``, else the service's ``binary`` or ``name`` attribute, else the
+    program's file name.  A bare binary name (``conductor``) gets the
+    ``svc-`` prefix, the way nova's binaries carry ``nova-``.
+    """
+    name = name or getattr(service, "binary", None) or getattr(service, "name", None)
+    if not name:
+        return os.path.basename(sys.argv[0]) or "svc"
+    return name if "-" in name else f"svc-{name}"
+
+
+def set_title(title):
+    setproctitle.setproctitle(title)
+
+
+def set_master_title(name, workers):
+    set_title(f"{name}: master ({workers} workers)")
+
+
+def set_worker_title(name, number, workers):
+    set_title(f"{name}: worker {number} of {workers}")

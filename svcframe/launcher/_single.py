@@ -1,0 +1,133 @@
+"""ServiceLauncher: run a service in the launching process, without workers."""
+
+import logging
+import os
+import time
+
+from svcframe import systemd
+from svcframe.conf import service as service_opts
+from svcframe.launcher import _config, _proctitle
+from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE
+from svcframe.launcher._runner import Runner
+
+__all__ = ["ServiceLauncher"]
+
+LOG = logging.getLogger("svcframe.launcher")
+
+
+class _SingleRunner(Runner):
+    """A Runner that speaks to systemd and enforces its own stop timeout."""
+
+    def __init__(self, conf, service, restart_method):
+        super().__init__(conf, service)
+        self.restart_method = restart_method
+        self._watchdog_interval = systemd.watchdog_interval()
+        self._next_watchdog = time.monotonic()
+        self._kill_at = None
+
+    def on_ready(self):
+        LOG.info("Service ready")
+        systemd.notify_ready("ready")
+
+    def on_boot_failure(self, exc):
+        systemd.notify_status(f"failed to start: {type(exc).__name__}: {exc}")
+
+    def on_stop(self):
+        systemd.notify_stopping("stopping")
+        timeout = self.conf.graceful_shutdown_timeout
+        self._kill_at = time.monotonic() + timeout if timeout else None
+
+    def reload(self):
+        systemd.notify_reloading("reloading")
+        if self.restart_method == "mutate":
+            super().reload()
+        else:
+            if not self.conf.reload_config_files():
+                raise RuntimeError("could not read the configuration files")
+            self.service.stop()
+            self.service.wait()
+            self.service.reset()
+            self.service.start()
+        LOG.info("Reload done")
+        systemd.notify_ready("ready")
+
+    def timeout(self):
+        deadlines = []
+        if self._watchdog_interval:
+            deadlines.append(self._next_watchdog)
+        if self._kill_at is not None:
+            deadlines.append(self._kill_at)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    def tick(self):
+        now = time.monotonic()
+        if self._kill_at is not None and now >= self._kill_at:
+            LOG.error(
+                "Graceful shutdown timeout (%s s) exceeded, exiting",
+                self.conf.graceful_shutdown_timeout,
+            )
+            return EXIT_FAILURE
+        if self._watchdog_interval and now >= self._next_watchdog:
+            self._next_watchdog = now + self._watchdog_interval
+            systemd.notify_watchdog()
+        return None
+
+
+class ServiceLauncher:
+    """Run one service in this process (``workers=1``).
+
+    Signals are handled on the main thread as in :class:`ProcessLauncher`:
+    SIGTERM and SIGINT stop the service gracefully, a second SIGINT exits at
+    once, SIGHUP applies the configuration files (``restart_method``: see
+    :class:`ProcessLauncher`; ``'reload'`` here stops, resets and starts the
+    service again in place).
+    """
+
+    def __init__(self, conf, restart_method="mutate", name=None):
+        if restart_method not in ("mutate", "reload"):
+            raise ValueError(
+                f"restart_method must be 'mutate' or 'reload', not: {restart_method!r}"
+            )
+        service_opts.register_opts(conf)
+        self.conf = conf
+        self.restart_method = restart_method
+        self._name = name
+        self._service = None
+
+    def launch_service(self, service, workers=1):
+        """Set the service to run; :meth:`wait` starts it."""
+        if self._service is not None:
+            raise RuntimeError("A ServiceLauncher runs one service; it already has one")
+        if workers != 1:
+            raise ValueError(f"A ServiceLauncher runs exactly 1 worker, not: {workers!r}")
+        self._service = service
+        self._name = _proctitle.program_name(service, self._name)
+
+    def wait(self):
+        """Start the service and run it until stopped; return the exit status.
+
+        0: stopped gracefully.  1: ``stop()``, ``wait()`` or ``reset()``
+        raised, or a second SIGINT.  3: ``start()`` raised.  If
+        ``graceful_shutdown_timeout`` passes first, the process exits with
+        status 1 at once (``os._exit``): the service's threads are stuck.
+        """
+        if self._service is None:
+            raise RuntimeError("launch_service() must be called before wait()")
+        _proctitle.set_title(self._name)
+        _config.log_options(self.conf)
+        runner = _SingleRunner(self.conf, self._service, self.restart_method)
+        try:
+            status = runner.run()
+        finally:
+            if runner.signals is not None:
+                runner.signals.close()
+        if status == EXIT_BOOT_ERROR:
+            LOG.error("Service failed to start, exiting with status %d", status)
+        else:
+            LOG.info("Service stopped, exiting with status %d", status)
+        if runner.stuck:
+            logging.shutdown()
+            os._exit(status)
+        return status

@@ -1,0 +1,111 @@
+"""The worker side of a ProcessLauncher: what runs in each forked child."""
+
+import logging
+import os
+import random
+import signal
+import threading
+import time
+
+from svcframe import log
+from svcframe.launcher import _channel, _proctitle
+from svcframe.launcher._base import EXIT_FAILURE
+from svcframe.launcher._runner import SIGNALS, Runner
+from svcframe.launcher._signals import SignalManager
+
+__all__ = ["WorkerSpec", "main"]
+
+LOG = logging.getLogger("svcframe.launcher")
+
+# Only the master speaks to systemd: a worker (or a library in it) that
+# notified would overrule the master's idea of the service state.
+_MASTER_ONLY_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+class WorkerSpec:
+    """What a forked child needs to know about itself."""
+
+    def __init__(self, number, total, name, status_fd, lifeline_fd, master_pid):
+        self.number = number
+        self.total = total
+        self.name = name
+        self.status_fd = status_fd
+        self.lifeline_fd = lifeline_fd
+        self.master_pid = master_pid
+
+
+class WorkerRunner(Runner):
+    def __init__(self, conf, service, spec):
+        super().__init__(conf, service)
+        self.spec = spec
+
+    def on_ready(self):
+        _channel.send(self.spec.status_fd, _channel.READY)
+
+    def on_boot_failure(self, exc):
+        _channel.send(self.spec.status_fd, _channel.BOOT_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def reload(self):
+        super().reload()
+        _channel.send(self.spec.status_fd, _channel.RESET)
+
+
+def _heartbeat(fd, interval):
+    while True:
+        try:
+            _channel.send(fd, _channel.HEARTBEAT)
+        except OSError:
+            return
+        time.sleep(interval)
+
+
+def _watch_master(spec, grace):
+    # The master holds the only write end of the lifeline: EOF means it died.
+    try:
+        while os.read(spec.lifeline_fd, 1):
+            pass
+    except OSError:
+        pass
+    LOG.warning("Master (pid %d) is gone, stopping", spec.master_pid)
+    os.kill(os.getpid(), signal.SIGTERM)
+    if not grace:
+        return
+    time.sleep(grace)
+    LOG.error("Still running %s s after the master died, exiting", grace)
+    logging.shutdown()
+    os._exit(EXIT_FAILURE)
+
+
+def _start_thread(target, name, *args):
+    threading.Thread(target=target, name=name, args=args, daemon=True).start()
+
+
+def main(conf, service, spec, unblock):
+    """Run the service in this freshly forked child; never returns.
+
+    ``unblock`` are the signals the master blocked across the fork: they
+    are unblocked once this process has its own handlers.
+    """
+    status = EXIT_FAILURE
+    try:
+        signals = SignalManager(SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
+        for key in _MASTER_ONLY_ENV:
+            os.environ.pop(key, None)
+        random.seed()
+        log.set_worker_tag(f"worker-{spec.number}")
+        _proctitle.set_worker_title(spec.name, spec.number, spec.total)
+        _start_thread(
+            _heartbeat,
+            "svcframe-heartbeat",
+            spec.status_fd,
+            conf.launcher.worker_heartbeat_interval,
+        )
+        _start_thread(_watch_master, "svcframe-lifeline", spec, conf.graceful_shutdown_timeout)
+        status = WorkerRunner(conf, service, spec).run(signals)
+        LOG.info("Worker %d exiting with status %d", spec.number, status)
+    except BaseException:
+        LOG.exception("Worker %d failed", spec.number)
+    finally:
+        logging.shutdown()
+        os._exit(status)

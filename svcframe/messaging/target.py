@@ -32,7 +32,7 @@ class Target:
         self.version = version
         self.server = server
         self.fanout = fanout
-        self.legacy_namespaces = [None] + (legacy_namespaces or [])
+        self.legacy_namespaces = list(legacy_namespaces or [])
 
     @property
     def accepted_namespaces(self):
@@ -40,7 +40,7 @@ class Target:
 
     def __call__(self, **kwargs):
         values = {f: getattr(self, f) for f in _FIELDS}
-        values["legacy_namespaces"] = self.legacy_namespaces[1:]
+        values["legacy_namespaces"] = list(self.legacy_namespaces)
         values.update(kwargs)
         return Target(**values)
 

@@ -24,6 +24,7 @@ LOG = logging.getLogger(__name__)
 
 # How long one drain may block: bounds how fast stop() and heartbeats react.
 DRAIN_TIMEOUT = 0.2
+FIRST_CONNECT_RETRIES = 1
 
 
 def connection_errors(conn):
@@ -148,11 +149,18 @@ class ConsumerThread(threading.Thread):
                 except exceptions.TransportUnavailable as exc:
                     if self._stopping.is_set():
                         break
-                    # Bad credentials: report to whoever waits for us and stop.
-                    self.failed = exc
-                    self.ready.set()
+                    if first:
+                        # Whoever waits for our start gets the reason.
+                        self.failed = exc
+                        self.ready.set()
+                        LOG.error("%s: %s", self.name, exc)
+                        return
+                    # Refused after having served (e.g. the password was
+                    # changed on the broker): keep trying, loudly.
                     LOG.error("%s: %s", self.name, exc)
-                    return
+                    if self._stopping.wait(backoff.next()):
+                        break
+                    continue
                 first = False
                 backoff.reset()
                 self._consume_until_error_or_stop(backoff)
@@ -161,7 +169,11 @@ class ConsumerThread(threading.Thread):
             self._done.set()
 
     def _connect_and_declare(self, first):
-        conn = connect(self.driver, self.name, retry=-1, stop_event=self._stopping)
+        # At start-up an unreachable broker is an error for whoever starts us
+        # (a worker that cannot boot should say so, not hang); once we have
+        # served, a lost broker is waited for as long as it takes.
+        retry = FIRST_CONNECT_RETRIES if first else -1
+        conn = connect(self.driver, self.name, retry=retry, stop_event=self._stopping)
         try:
             channel = conn.channel()
             self._consumers = self.declare(conn, channel)

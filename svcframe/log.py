@@ -21,6 +21,7 @@ CONTEXT_FORMAT = (
     "%(asctime)s.%(msecs)03d %(process)d %(svc_worker)s %(levelname)s %(name)s "
     "[%(global_request_id)s %(request_id)s %(user_identity)s] %(instance)s%(message)s"
 )
+EXCEPTION_PREFIX = "%(asctime)s.%(msecs)03d %(process)d %(svc_worker)s ERROR %(name)s %(instance)s"
 
 _tag = "main"
 _base_factory = None
@@ -63,6 +64,7 @@ def register_options(conf):
     oslo_logging.register_options(conf)
     conf.set_default("logging_default_format_string", DEFAULT_FORMAT)
     conf.set_default("logging_context_format_string", CONTEXT_FORMAT)
+    conf.set_default("logging_exception_prefix", EXCEPTION_PREFIX)
 
 
 def setup(conf, product_name="svcframe"):

@@ -1,0 +1,134 @@
+"""svcframe.messaging side of the RPC benchmark (one run: a client process and its server).
+
+Server: ``get_rpc_server(transport, Target(topic, server), [BenchEndpoint],
+executor='threading')``.  Client: one ``get_rpc_client(transport,
+Target(topic))``.  The 8-caller workload runs twice: ``conc`` shares that
+one client and transport across the threads (svcframe's transport is
+thread-safe, so this is what a user writes), ``conc_pt`` gives each thread
+its own transport (own publisher connection and reply queue).
+
+Publisher confirms are always on in svcframe's rabbit driver (pipelined:
+a publish does not wait for its ack), so the cast figures include them.
+"""
+
+import os
+import threading
+import time
+
+import _common
+
+
+def _transport(url):
+    from oslo_config import cfg
+
+    from svcframe import messaging
+
+    conf = cfg.ConfigOpts()
+    conf(args=[], project="svcframe_bench", default_config_files=[], default_config_dirs=[])
+    return messaging.get_rpc_transport(conf, url=url)
+
+
+def _reply_queue(transport):
+    waiter = getattr(transport._driver, "_reply_waiter", None)
+    return getattr(waiter, "queue_name", None)
+
+
+def server_main(args):
+    from svcframe import messaging
+
+    profiler = _common.Profiler(args.profile_dir, "svcframe-server")
+    transport = _transport(args.url)
+    server_name = f"bench-{os.getpid()}"
+    target = messaging.Target(topic=args.topic, server=server_name)
+    stop = threading.Event()
+    server = messaging.get_rpc_server(
+        transport, target, [_common.BenchEndpoint(stop)], executor="threading"
+    )
+    profiler.start()
+    server.start()
+    print(
+        f"{_common.READY_MARK}pid={os.getpid()} queues={args.topic},{args.topic}.{server_name}",
+        flush=True,
+    )
+    stop.wait(args.server_max_s)
+    # Let the shutdown cast's own handling finish before stopping.
+    time.sleep(0.05)
+    server.stop()
+    server.wait()
+    profiler.stop()
+    transport.cleanup()
+
+
+def client_main(args):
+    from svcframe import messaging
+
+    server, ready = _common.start_server(os.path.abspath(__file__), args)
+    transports = []
+    queues = []
+    try:
+        transport = _transport(args.url)
+        transports.append(transport)
+        client = messaging.get_rpc_client(
+            transport, messaging.Target(topic=args.topic), timeout=120
+        )
+
+        def call(method, **kw):
+            return client.call({}, method, **kw)
+
+        def cast(method, **kw):
+            client.cast({}, method, **kw)
+
+        def shared():
+            return [call] * args.params["threads"], lambda: None
+
+        def per_thread():
+            own = [_transport(args.url) for _ in range(args.params["threads"])]
+            calls = []
+            for t in own:
+                c = messaging.get_rpc_client(t, messaging.Target(topic=args.topic), timeout=120)
+                calls.append(lambda method, c=c, **kw: c.call({}, method, **kw))
+
+            def teardown():
+                queues.extend(q for q in map(_reply_queue, own) if q)
+                for t in own:
+                    t.cleanup()
+
+            return calls, teardown
+
+        res = {
+            "system": "svcframe",
+            "svcframe": _common.version_of("svcframe"),
+            "kombu": _common.version_of("kombu"),
+            "amqp": _common.version_of("amqp"),
+            "server_ready": ready,
+            "publisher_confirms": "on, pipelined (always, rabbit driver)",
+        }
+        modes = [("conc", shared)]
+        if not args.params.get("no_per_thread"):
+            modes.append(("conc_pt", per_thread))
+        profiler = _common.Profiler(args.profile_dir, "svcframe-client")
+        profiler.start()
+        _common.run_workloads(call, cast, args.params, res, modes, args.params.get("only"))
+        profiler.stop()
+        cast("shutdown")
+        queues.extend(q for q in map(_reply_queue, transports) if q)
+        res["queues"] = queues + ready.split("queues=", 1)[1].split(",")
+        _common.stop_server(server)
+        for t in transports:
+            t.cleanup()
+        _common.emit_result(res)
+    finally:
+        if server.poll() is None:
+            _common.stop_server(server, timeout=0)
+
+
+def main():
+    args = _common.parse_role_args()
+    if args.role == "server":
+        server_main(args)
+    else:
+        client_main(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -307,7 +307,7 @@ class Transport:
             target,
             ctxt,
             message,
-            wait_for_reply=wait_for_reply,
+            wait_for_reply=bool(wait_for_reply),
             timeout=timeout,
             call_monitor_timeout=call_monitor_timeout,
             retry=retry,
@@ -319,6 +319,11 @@ class Transport:
                 "A server's target must have topic and server names", target
             )
         return self._driver.listen(target)
+
+    @property
+    def url(self):
+        """Where this transport goes, password masked: for logs and error messages."""
+        return getattr(self._driver, "safe_url", None) or str(self._driver.url)
 
     def cleanup(self):
         """Release every connection of the driver."""

@@ -29,8 +29,11 @@ def _address(path):
 def notify(*assignments):
     """Send ``KEY=value`` assignments in one datagram.
 
-    :returns: True if a datagram was sent, False without ``NOTIFY_SOCKET``
-        or if the socket is gone (systemd stopped listening).
+    Never blocks: a caller's main loop must not hang on a full socket
+    queue, so a message that does not fit is dropped.
+
+    :returns: True if a datagram was sent, False without ``NOTIFY_SOCKET``,
+        if the socket is gone (systemd stopped listening) or its queue is full.
     """
     path = os.environ.get("NOTIFY_SOCKET")
     if not path or not assignments:
@@ -38,7 +41,7 @@ def notify(*assignments):
     payload = "\n".join(assignments).encode("utf-8")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
         try:
-            sock.sendto(payload, _address(path))
+            sock.sendto(payload, socket.MSG_DONTWAIT, _address(path))
         except OSError:
             return False
     return True

@@ -160,8 +160,9 @@ class Example:
                 found.append((int(match["pid"]), match["tag"], match["level"], match["msg"]))
         return found
 
-    def master_lines(self):
-        return [hide_pids(msg) for _, tag, _, msg in self.records() if tag == "master"]
+    def master_lines(self, tag="master"):
+        """Messages logged by the master (or ``tag``), pids hidden."""
+        return [hide_pids(msg) for _, line_tag, _, msg in self.records() if line_tag == tag]
 
     def lines(self):
         return [msg for _, _, _, msg in self.records()]
@@ -186,9 +187,9 @@ class Example:
         names = []
         for _ in range(count):
             name = f"{prefix}-{time.monotonic_ns()}"
-            path = self.jobs_dir / name
-            path.with_suffix(".tmp").write_text("")
-            os.rename(path.with_suffix(".tmp"), path)
+            draft = self.jobs_dir / f"draft-{name}"
+            draft.write_text("")
+            os.rename(draft, self.jobs_dir / name)
             names.append(name)
         return names
 
@@ -203,8 +204,15 @@ class Example:
         return path.read_text().split() if path.exists() else None
 
 
-def assert_sequence(lines, expected):
-    """``lines`` matches ``expected``, whose set items may come in any order."""
+def line_count(expected):
+    return sum(len(item) if isinstance(item, (set, frozenset)) else 1 for item in expected)
+
+
+def assert_sequence(lines, expected, prefix=False):
+    """``lines`` matches ``expected``, whose set items may come in any order.
+
+    With ``prefix``, ``lines`` may go on after ``expected``.
+    """
     position = 0
     for item in expected:
         group = sorted(item) if isinstance(item, (set, frozenset)) else [item]
@@ -213,7 +221,9 @@ def assert_sequence(lines, expected):
             f"at line {position}: expected {group}, got {chunk}\nall lines:\n" + "\n".join(lines)
         )
         position += len(group)
-    assert lines[position:] == [], "unexpected trailing lines:\n" + "\n".join(lines[position:])
+    assert prefix or lines[position:] == [], "unexpected trailing lines:\n" + "\n".join(
+        lines[position:]
+    )
 
 
 def alive(pid):

@@ -184,3 +184,26 @@ def test_workers_exit_when_the_master_is_killed(tmp_path):
         example.wait(timeout=5)
         wait_for(lambda: not any(alive(pid) for pid in workers), 5, "workers gone")
     assert sum("is gone, stopping" in line for line in example.lines()) == 4
+
+
+def test_single_process_resets_on_sighup_and_drains_on_sigterm(tmp_path):
+    with Example(tmp_path, scenario="single", example={"job_seconds": 1.5}) as example:
+        example.wait_line("Service ready")
+        assert cmdline(example.pid) == "svc-example"
+        jobs = example.submit(5)
+        wait_for(lambda: len(example.claimed()) == 5, 5, "5 jobs claimed")
+        example.configure(example={"color": "blue"})
+        example.kill(signal.SIGHUP)
+        example.wait_line("Reload done")
+        assert example.state("reset", example.pid) == ["blue", "vanilla"]
+        example.kill(signal.SIGTERM)
+        assert example.wait(timeout=10) == 0
+    assert set(example.results()) == set(jobs)
+    assert set(example.results().values()) == {example.pid}
+    assert example.master_lines("main") == [
+        "Service ready",
+        "Caught SIGHUP, applying the new configuration",
+        "Reload done",
+        "Caught SIGTERM, stopping the service",
+        "Service stopped, exiting with status 0",
+    ]

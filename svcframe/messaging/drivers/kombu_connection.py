@@ -66,7 +66,15 @@ def connect(driver, what, retry=None, deadline=None, stop_event=None):
     while True:
         conn = driver.make_connection()
         try:
-            conn.connect()
+            # One pass over the broker hosts, without kombu's own sleeps:
+            # the backoff between passes is ours, and interruptible.
+            conn.ensure_connection(
+                max_retries=max(1, len(conn.alt)) if conn.alt else 1,
+                interval_start=0,
+                interval_step=0,
+                interval_max=0,
+                reraise_as_library_errors=False,
+            )
             if attempt:
                 LOG.info("%s connection to %s re-established", what, driver.safe_url)
             return conn

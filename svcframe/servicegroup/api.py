@@ -34,11 +34,11 @@ class API:
         self.service_down_time = servicegroup_conf.effective_service_down_time(self.conf)
         self.driver = _load_driver(self.conf, self.service_down_time)
 
-    def join(self, host, binary, topic=None, version=None):
+    def join(self, host, binary, topic=None, version=None, report_interval=None):
         """Start heartbeats for ``binary`` on ``host`` in this process; return the Membership.
 
         The first report happens after ``initial_report_delay`` seconds, then
-        every ``report_interval``.  Call it in each process that should be
+        every ``report_interval`` (the argument, else the configured one).  Call it in each process that should be
         counted (each worker, after the fork) and ``stop()`` the result on
         shutdown.
         """
@@ -52,7 +52,7 @@ class API:
             binary,
             topic,
             version,
-            report_interval=self.report_interval,
+            report_interval=report_interval or self.report_interval,
             initial_delay=self.conf.initial_report_delay,
         )
         return membership.start()

@@ -1,13 +1,18 @@
 """Service runtime options: [DEFAULT] (oslo.service and nova names) and [launcher].
 
 The [DEFAULT] options keep the names and defaults of oslo.service and nova,
-so an existing nova.conf works unchanged.  [launcher] holds what our own
-process launcher adds: worker count, hang detection and respawn backoff.
+so an existing nova.conf works unchanged.  ``run_external_periodic_tasks``
+belongs to ``oslo_service.periodic_task``, which registers it itself (a
+second definition here would clash); list_opts() shows it all the same.
+
+[launcher] holds what our own process launcher adds: worker count, hang
+detection and respawn backoff.
 """
 
 import socket
 
 from oslo_config import cfg
+from oslo_service import periodic_task
 
 __all__ = ["list_opts", "register_opts"]
 
@@ -48,12 +53,6 @@ service_opts = [
         min=1,
         help="Longest sleep, in seconds, between two runs of the periodic task "
         "scheduler, whatever the tasks' spacing.",
-    ),
-    cfg.BoolOpt(
-        "run_external_periodic_tasks",
-        default=True,
-        help="Run periodic tasks marked external_process_ok. Turn it off when "
-        "another process on the deployment already runs them.",
     ),
     cfg.BoolOpt(
         "log_options",
@@ -134,4 +133,5 @@ def register_opts(conf):
 
 
 def list_opts():
-    return [(None, service_opts), (launcher_group, launcher_opts)]
+    periodic_opts = [opt for _, opts in periodic_task.list_opts() for opt in opts]
+    return [(None, service_opts + periodic_opts), (launcher_group, launcher_opts)]

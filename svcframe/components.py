@@ -1,0 +1,65 @@
+"""The component registry: binary names to manager classes, through entry points.
+
+A component registers its manager class in the ``svcframe.components``
+namespace; ``svc-launch --binary conductor`` and ``--binary svc-conductor``
+both find ``conductor``.
+"""
+
+import importlib.metadata
+
+from stevedore import driver
+from stevedore.exception import NoMatches
+
+__all__ = [
+    "NAMESPACE",
+    "ComponentLoadError",
+    "ComponentNotFound",
+    "component_name",
+    "load_manager_class",
+    "names",
+]
+
+NAMESPACE = "svcframe.components"
+BINARY_PREFIX = "svc-"
+
+
+class ComponentNotFound(LookupError):
+    """No installed component has that name."""
+
+
+class ComponentLoadError(ImportError):
+    """The component is registered but its manager class cannot be imported."""
+
+
+def component_name(binary):
+    """``svc-conductor`` -> ``conductor``; the topic a binary serves by default."""
+    return binary[len(BINARY_PREFIX) :] if binary.startswith(BINARY_PREFIX) else binary
+
+
+def names():
+    """The names of every installed component, sorted."""
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=NAMESPACE)})
+
+
+def load_manager_class(binary):
+    """The manager class registered for ``binary`` (with or without the svc- prefix)."""
+    name = component_name(binary)
+
+    def failed(manager, entrypoint, exc):
+        raise ComponentLoadError(
+            f"Component {name!r} is registered as {entrypoint.value!r} but cannot be "
+            f"loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+
+    if name not in names():
+        available = ", ".join(names()) or "none"
+        raise ComponentNotFound(
+            f"No component named {name!r} is installed (installed: {available}). A component "
+            f"registers its manager class under the {NAMESPACE!r} entry point namespace."
+        )
+    try:
+        return driver.DriverManager(
+            NAMESPACE, name, invoke_on_load=False, on_load_failure_callback=failed
+        ).driver
+    except NoMatches:
+        raise ComponentNotFound(f"Component {name!r} vanished while being loaded") from None

@@ -1,0 +1,114 @@
+"""svc-launch: run a component as a service, in this process or in forked workers.
+
+    svc-launch --binary conductor --config-file etc/svc.conf [--workers 4]
+
+Every failure to start (a config file missing or broken, an unknown
+binary, a broker that cannot be reached) ends with one paragraph on
+stderr and a non-zero exit status, never a traceback.
+"""
+
+import os
+import sys
+
+from oslo_config import cfg
+
+from svcframe import components, log
+from svcframe import service as service_module
+from svcframe.conf import service as service_conf
+from svcframe.messaging.transport import mask_password
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+_DESCRIPTION = (
+    "Run a svcframe component as a service: an RPC server on the topic, "
+    "topic.host and fanout consumers, with periodic tasks and heartbeats. "
+    "With more than one worker, a master process forks the workers, restarts "
+    "those that die or hang, and handles signals: SIGTERM/SIGINT stop gracefully "
+    "(in-flight requests finish), SIGHUP re-reads the config files."
+)
+_EPILOG = "Installed components: {components}."
+
+
+def _cli_opts():
+    host = next(opt for opt in service_conf.service_opts if opt.dest == "host")
+    return [
+        cfg.StrOpt(
+            "binary",
+            required=True,
+            metavar="NAME",
+            help="Component to run, e.g. conductor (or svc-conductor).",
+        ),
+        cfg.IntOpt(
+            "workers",
+            min=1,
+            metavar="N",
+            help="Worker processes; default: [<component>] workers, else "
+            "[launcher] workers, else the number of CPUs. 1 runs in this process.",
+        ),
+        host,
+    ]
+
+
+def _fail(message):
+    sys.stderr.write(f"svc-launch: error: {mask_password(str(message))}\n")
+    return EXIT_USAGE
+
+
+def _workers(conf, binary):
+    if conf.workers:
+        return conf.workers
+    group = components.component_name(binary)
+    try:
+        configured = conf[group].workers
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        configured = None
+    return configured or conf.launcher.workers or os.cpu_count() or 1
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    conf = cfg.CONF
+    conf.register_cli_opts(_cli_opts())
+    log.register_options(conf)
+    service_module.register_opts(conf)
+    try:
+        installed = ", ".join(components.names()) or "none"
+        conf(
+            argv,
+            project="svcframe",
+            prog="svc-launch",
+            description=_DESCRIPTION,
+            epilog=_EPILOG.format(components=installed),
+            default_config_files=[],
+        )
+    except cfg.ConfigFilesNotFoundError as exc:
+        return _fail(f"cannot read config file(s): {', '.join(exc.config_files)}")
+    except (cfg.ConfigFileParseError, cfg.ConfigFileValueError, cfg.Error) as exc:
+        return _fail(exc)
+
+    try:
+        manager_class = components.load_manager_class(conf.binary)
+        server = service_module.Service.create(
+            binary=_program_name(conf.binary), manager=manager_class, conf=conf
+        )
+        log.setup(conf, "svcframe")
+        workers = _workers(conf, conf.binary)
+    except (components.ComponentNotFound, components.ComponentLoadError) as exc:
+        return _fail(exc)
+    except (cfg.Error, ValueError) as exc:
+        return _fail(f"invalid configuration: {exc}")
+
+    launcher = service_module.serve(server, workers=workers)
+    return launcher.wait()
+
+
+def _program_name(binary):
+    """``conductor`` -> ``svc-conductor``: the binary name services register under."""
+    name = components.component_name(binary)
+    return components.BINARY_PREFIX + name
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The conductor: the reference component (a manager.py + rpcapi.py pair)."""

@@ -51,11 +51,9 @@ class SignalManager:
     """
 
     def __init__(self, signals):
-        self._signals = tuple(signals)
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(self._wfd, warn_on_full_buffer=False)
-        for signum in self._signals:
-            signal.signal(signum, _ignore)
+        self._previous_fd = signal.set_wakeup_fd(self._wfd, warn_on_full_buffer=False)
+        self._previous = {signum: signal.signal(signum, _ignore) for signum in signals}
 
     def fileno(self):
         return self._rfd
@@ -86,9 +84,9 @@ class SignalManager:
         return self.read()
 
     def close(self):
-        """Restore the default dispositions and close the pipe."""
-        for signum in self._signals:
-            signal.signal(signum, signal.SIG_DFL)
-        signal.set_wakeup_fd(-1)
+        """Restore the handlers and wakeup fd found at creation; close the pipe."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous_fd)
         os.close(self._rfd)
         os.close(self._wfd)

@@ -1,0 +1,85 @@
+import logging
+
+import pytest
+from oslo_config import cfg
+
+from svcframe.conf import service as service_opts
+from svcframe.launcher import _config
+
+
+@pytest.fixture
+def conf(tmp_path):
+    conf = cfg.ConfigOpts()
+    service_opts.register_opts(conf)
+    conf.register_opts(
+        [cfg.StrOpt("color", default="red", mutable=True), cfg.StrOpt("flavor", default="plain")],
+        group="example",
+    )
+    path = tmp_path / "svc.conf"
+    path.write_text("[example]\ncolor = red\n")
+    conf(["--config-file", str(path)])
+    conf.path = path
+    return conf
+
+
+def test_nothing_changed(conf):
+    changes = _config.reload(conf)
+    assert not changes
+    assert changes.mutable == changes.immutable == []
+
+
+def test_changes_are_split_by_mutability(conf):
+    conf.path.write_text(
+        "[DEFAULT]\ngraceful_shutdown_timeout = 5\nhost = elsewhere\n"
+        "[example]\ncolor = blue\nflavor = salty\n"
+    )
+    changes = _config.reload(conf)
+    assert changes.mutable == [(None, "graceful_shutdown_timeout"), ("example", "color")]
+    assert changes.immutable == [(None, "host"), ("example", "flavor")]
+    assert changes.describe(changes.immutable) == "[DEFAULT] host, [example] flavor"
+    assert conf.example.flavor == "salty"
+
+
+def test_unreadable_files_keep_the_current_values(conf):
+    conf.path.unlink()
+    assert _config.reload(conf) is None
+    assert conf.example.color == "red"
+
+
+def test_restart_method_is_checked():
+    _config.check_restart_method("mutate")
+    _config.check_restart_method("reload")
+    with pytest.raises(ValueError, match="'mutate' or 'reload', not: 'restart'"):
+        _config.check_restart_method("restart")
+
+
+def test_log_options_follows_the_option(conf, caplog):
+    caplog.set_level(logging.DEBUG, logger="svcframe.launcher")
+    _config.log_options(conf)
+    assert any("graceful_shutdown_timeout" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    conf.set_override("log_options", False)
+    _config.log_options(conf)
+    assert caplog.records == []
+
+
+def test_list_opts_covers_both_groups():
+    groups = {(group.name if group else None): opts for group, opts in service_opts.list_opts()}
+    assert {opt.name for opt in groups[None]} >= {
+        "graceful_shutdown_timeout",
+        "host",
+        "periodic_enable",
+        "periodic_fuzzy_delay",
+        "periodic_interval_max",
+        "run_external_periodic_tasks",
+        "log_options",
+    }
+    assert {opt.name for opt in groups["launcher"]} == {
+        "workers",
+        "worker_heartbeat_interval",
+        "worker_hang_timeout",
+        "respawn_backoff_initial",
+        "respawn_backoff_max",
+        "respawn_backoff_reset_after",
+        "boot_failure_limit",
+    }

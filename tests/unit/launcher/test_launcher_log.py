@@ -1,0 +1,43 @@
+import logging
+
+import pytest
+from oslo_config import cfg
+
+from svcframe import log
+
+
+@pytest.fixture
+def conf():
+    conf = cfg.ConfigOpts()
+    log.register_options(conf)
+    conf([])
+    return conf
+
+
+@pytest.fixture(autouse=True)
+def restore_tag():
+    tag = log.get_worker_tag()
+    yield
+    log.set_worker_tag(tag)
+
+
+def test_default_formats_show_the_worker_tag(conf):
+    assert "%(svc_worker)s" in conf.logging_default_format_string
+    assert "%(svc_worker)s" in conf.logging_context_format_string
+    assert "%(svc_worker)s" in conf.logging_exception_prefix
+
+
+def test_records_carry_the_current_tag(conf, caplog):
+    log._install_record_factory()
+    log.set_worker_tag("worker-3")
+    logging.getLogger("svcframe.test").warning("hello")
+    log.set_worker_tag("master")
+    logging.getLogger("svcframe.test").warning("again")
+    assert [r.svc_worker for r in caplog.records] == ["worker-3", "master"]
+
+
+def test_record_factory_is_installed_once():
+    log._install_record_factory()
+    factory = logging.getLogRecordFactory()
+    log._install_record_factory()
+    assert logging.getLogRecordFactory() is factory

@@ -282,7 +282,7 @@ def test_default_timeout_is_rpc_response_timeout(conf, transport):
     started = time.monotonic()
     with pytest.raises(exceptions.MessagingTimeout):
         client_for(transport, topic="nobody").call({}, "echo", value=1)
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.2
 
 
 def test_call_monitor_keeps_a_slow_call_alive(transport, make_server):

@@ -67,6 +67,10 @@ class RPCServer:
                 return
             if self._executor is None:
                 self._executor = self._executor_cls(self.conf)
+            if self._listener is not None:
+                # Restarted after stop() without wait(): the old consumers go.
+                self._listener.cleanup()
+                self._listener = None
             listener = self.transport._listen(self.target)
             try:
                 listener.start(self._on_incoming)

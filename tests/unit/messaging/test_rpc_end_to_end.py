@@ -379,11 +379,16 @@ def test_server_lifecycle_edges(transport):
     srv.stop()
     srv.wait()
     srv.wait()
-    # A server can be started again after wait(), as oslo.messaging's.
+    # A server can be started again after wait(), as oslo.messaging's,
+    # and after stop() alone.
+    srv.start()
+    assert client.call({}, "whoami") == "server"
+    srv.stop()
     srv.start()
     assert client.call({}, "whoami") == "server"
     srv.stop()
     srv.wait()
+    assert [t for t in threading.enumerate() if t.name.startswith("fake-listener-topic")] == []
 
 
 def test_wait_before_stop_blocks_until_stop(transport, make_server, caplog):

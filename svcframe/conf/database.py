@@ -40,8 +40,12 @@ database_opts = [
 def register_opts(conf):
     # The default connection lives under state_path, which messaging owns.
     messaging.register_opts(conf)
-    conf.register_group(database_group)
-    conf.register_opts(database_opts, group=database_group)
+    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
+    # (set_override included) on the OptGroup object, so a shared one would
+    # leak them from one ConfigOpts into every other.
+    group = cfg.OptGroup(database_group.name, database_group.title, database_group.help)
+    conf.register_group(group)
+    conf.register_opts(database_opts, group=database_group.name)
 
 
 def list_opts():

@@ -79,8 +79,11 @@ redis_opts = [
 
 def register_opts(conf):
     conf.register_opts(servicegroup_opts)
-    conf.register_group(redis_group)
-    conf.register_opts(redis_opts, group=redis_group)
+    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
+    # (set_override included) on the OptGroup object, so a shared one would
+    # leak them from one ConfigOpts into every other.
+    conf.register_group(cfg.OptGroup(redis_group.name, redis_group.title, redis_group.help))
+    conf.register_opts(redis_opts, group=redis_group.name)
 
 
 def list_opts():

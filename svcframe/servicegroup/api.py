@@ -38,9 +38,9 @@ class API:
         """Start heartbeats for ``binary`` on ``host`` in this process; return the Membership.
 
         The first report happens after ``initial_report_delay`` seconds, then
-        every ``report_interval`` (the argument, else the configured one).  Call it in each process that should be
-        counted (each worker, after the fork) and ``stop()`` the result on
-        shutdown.
+        every ``report_interval`` (the argument, else the configured one).
+        Call it in each process that should be counted (each worker, after the
+        fork) and ``stop()`` the result on shutdown.
         """
         _check_name("host", host)
         _check_name("binary", binary)

@@ -119,6 +119,11 @@ class Registry:
         self.config_path = config_path
         self.options = options
 
+    def set_options(self, section, **values):
+        """Change options in the config file; later conf() and commands see them."""
+        self.options.setdefault(section, {}).update(values)
+        write_config(self.config_path, self.options)
+
     def conf(self):
         return load_config([self.config_path], [])
 

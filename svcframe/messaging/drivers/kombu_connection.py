@@ -169,6 +169,19 @@ class ConsumerThread(threading.Thread):
                     if self._stopping.wait(backoff.next()):
                         break
                     continue
+                except Exception as exc:
+                    # The broker refused a declare (406 PRECONDITION_FAILED:
+                    # the queue or exchange exists with other flags). At
+                    # start, that will not fix itself: fail start() with it.
+                    if first:
+                        self.failed = exc
+                        self.ready.set()
+                        LOG.error("%s: %s", self.name, mask_password(str(exc)))
+                        return
+                    LOG.exception("%s: could not declare after reconnecting", self.name)
+                    if self._stopping.wait(backoff.next()):
+                        break
+                    continue
                 first = False
                 backoff.reset()
                 self._consume_until_error_or_stop(backoff)

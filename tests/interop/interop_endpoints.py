@@ -64,6 +64,10 @@ class Endpoint:
         with self._lock:
             return list(self._records)
 
+    def has_record(self, ctxt, tag):
+        with self._lock:
+            return {"impl": self.impl, "found": tag in self._records}
+
     def _private(self, ctxt):
         return "must never be called"
 

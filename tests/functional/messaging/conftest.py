@@ -20,6 +20,7 @@ import uuid
 import kombu
 import pytest
 from oslo_config import cfg
+from tls_proxy import TLSProxy, make_ca, make_server_certificate
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
@@ -124,6 +125,11 @@ def rabbitmqctl(*args, timeout=30):
     if result.returncode != 0:
         raise AssertionError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
+
+
+def queues_starting_with(prefix):
+    listing = rabbitmqctl("list_queues", "-q", "--no-table-headers", "name")
+    return [name for name in listing.split() if name.startswith(prefix)]
 
 
 class RawReplyQueue:
@@ -363,13 +369,15 @@ def server_process(rpc):
     def start(url, topic, server="server-1"):
         rpc.forget_queues(topic, f"{topic}.{server}")
         process = ServerProcess(url, topic, server)
-        processes.append(process)
+        processes.append((process, topic))
         process.expect("ready", timeout=20)
         return process
 
     yield start
-    for process in processes:
+    for process, topic in processes:
         process.close()
+        # A killed server leaves its fanout queue behind.
+        rpc.forget_queues(*queues_starting_with(f"{topic}_fanout_"))
 
 
 @pytest.fixture
@@ -394,3 +402,48 @@ def rpc(rabbit_admin, conf):
     harness = RPCHarness(rabbit_admin, conf)
     yield harness
     harness.close()
+
+
+class TLSMaterial:
+    """Two unrelated CAs, and certificates signed by the first for 127.0.0.1 and localhost."""
+
+    def __init__(self, directory):
+        self.ca = make_ca(directory, "test-ca")
+        self.other_ca = make_ca(directory, "other-ca")
+        self.server = make_server_certificate(
+            directory, "broker", self.ca, "IP:127.0.0.1,DNS:localhost"
+        )
+        self.wrong_host = make_server_certificate(
+            directory, "elsewhere", self.ca, "DNS:elsewhere.example"
+        )
+
+    @property
+    def ca_file(self):
+        return self.ca[0]
+
+    @property
+    def other_ca_file(self):
+        return self.other_ca[0]
+
+
+@pytest.fixture(scope="session")
+def tls_material(tmp_path_factory):
+    if subprocess.run(["which", "openssl"], capture_output=True).returncode != 0:
+        pytest.skip("the openssl command is needed to make test certificates")
+    return TLSMaterial(str(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture
+def tls_proxy(tls_material):
+    """Start a TLS proxy to the broker presenting ``certificate`` (default: the broker's)."""
+    proxies = []
+
+    def start(certificate=None):
+        cert, key = certificate or tls_material.server
+        proxy = TLSProxy(cert, key, (RABBIT_HOST, RABBIT_PORT))
+        proxies.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.close()

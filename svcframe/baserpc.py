@@ -7,6 +7,7 @@
 import os
 
 from svcframe import messaging
+from svcframe.rpcapi import RPCAPI
 
 __all__ = ["BaseRPCAPI", "BaseAPI", "NAMESPACE"]
 
@@ -26,13 +27,15 @@ class BaseRPCAPI:
         return {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
 
 
-class BaseAPI:
-    """Client side of ``baseapi`` for one topic."""
+class BaseAPI(RPCAPI):
+    """Client side of ``baseapi`` for any topic; capped by ``[upgrade_levels] baseapi``."""
 
-    def __init__(self, transport, topic, timeout=None):
-        target = messaging.Target(topic=topic, namespace=NAMESPACE, version="1.0")
-        self.client = messaging.get_rpc_client(transport, target, timeout=timeout)
+    RPC_NAMESPACE = NAMESPACE
+    RPC_API_VERSION = "1.0"
+    UPGRADE_LEVEL_NAME = "baseapi"
 
-    def ping(self, context, arg, server=None, timeout=None):
-        cctxt = self.client.prepare(server=server, timeout=timeout)
-        return cctxt.call(context, "ping", arg=arg)
+    def __init__(self, topic, transport=None, conf=None):
+        super().__init__(transport=transport, conf=conf, topic=topic)
+
+    def ping(self, context, arg, host=None, timeout=None):
+        return self.prepare("ping", host=host, timeout=timeout).call(context, "ping", arg=arg)

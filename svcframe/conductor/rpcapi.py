@@ -1,24 +1,17 @@
 """Conductor's client side: the stubs other components call."""
 
-from oslo_config import cfg
-
-from svcframe import messaging
+from svcframe.rpcapi import RPCAPI
 
 __all__ = ["RPC_TOPIC", "ConductorAPI"]
 
 RPC_TOPIC = "conductor"
 
 
-class ConductorAPI:
+class ConductorAPI(RPCAPI):
     """Calls the conductor; ``host`` picks one conductor service, else any serves."""
 
-    def __init__(self, transport=None, conf=None):
-        conf = conf if conf is not None else cfg.CONF
-        self.transport = transport or messaging.get_rpc_transport(conf)
-        target = messaging.Target(topic=RPC_TOPIC, version="1.0")
-        self.client = messaging.get_rpc_client(
-            self.transport, target, serializer=messaging.RequestContextSerializer()
-        )
+    RPC_TOPIC = RPC_TOPIC
+    RPC_API_VERSION = "1.0"
 
     def describe(self, context, host=None):
-        return self.client.prepare(server=host).call(context, "describe")
+        return self.prepare("describe", host=host).call(context, "describe")

@@ -1,0 +1,59 @@
+"""The pytest plugin: fixtures for testing a svcframe component (see svcframe.testing)."""
+
+import pytest
+
+from svcframe import context as context_module
+from svcframe.testing.fixtures import (
+    TRANSPORT_URL_ENV,
+    ServiceRunner,
+    make_test_conf,
+    transport_for,
+)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("svcframe")
+    group.addoption(
+        "--svc-transport-url",
+        default=None,
+        help=f"transport URL for the svc_* fixtures (default: ${TRANSPORT_URL_ENV}, "
+        "else fake://, the in-process transport)",
+    )
+
+
+@pytest.fixture
+def svc_conf(request, tmp_path):
+    """A ConfigOpts for this test: fake:// transport, its own state and exchange."""
+    return make_test_conf(tmp_path / "state", request.config.getoption("--svc-transport-url"))
+
+
+@pytest.fixture
+def svc_transport(svc_conf):
+    """The transport of ``svc_conf``, cleaned up after the test."""
+    transport = transport_for(svc_conf)
+    yield transport
+    transport.cleanup()
+
+
+@pytest.fixture
+def svc_service(svc_conf):
+    """Start a component's service in this process: ``svc_service("conductor")``."""
+    runner = ServiceRunner(svc_conf)
+    yield runner.start
+    runner.close()
+
+
+@pytest.fixture
+def svc_client(svc_conf, svc_transport):
+    """Build a component client (an RPCAPI subclass) on the test's transport."""
+
+    def make(api_class, **kwargs):
+        return api_class(transport=svc_transport, conf=svc_conf, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def svc_context():
+    """An admin RequestContext."""
+    return context_module.get_admin_context()

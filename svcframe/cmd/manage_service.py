@@ -5,7 +5,7 @@ import json
 from svcframe import servicegroup
 from svcframe.cmd.table import format_table
 
-__all__ = ["add_parser"]
+__all__ = ["COLUMNS", "add_parser", "describe", "table_row"]
 
 COLUMNS = ("Binary", "Host", "Topic", "Status", "State", "Updated At", "Disabled Reason")
 
@@ -76,11 +76,11 @@ def _add_service_arguments(parser):
 
 def list_services(conf, args):
     api = servicegroup.API(conf)
-    services = [_describe(api, record) for record in api.get_all(args.binary, args.host)]
+    services = [describe(api, record) for record in api.get_all(args.binary, args.host)]
     if args.format == "json":
         print(json.dumps(services, indent=2))
     else:
-        print(format_table(COLUMNS, [_table_row(service) for service in services]))
+        print(format_table(COLUMNS, [table_row(service) for service in services]))
 
 
 def disable_service(conf, args):
@@ -99,7 +99,8 @@ def delete_service(conf, args):
     servicegroup.API(conf).delete(args.host, args.binary)
 
 
-def _describe(api, record):
+def describe(api, record):
+    """A service as list shows it: a JSON-ready dict with its state."""
     return {
         "binary": record.binary,
         "host": record.host,
@@ -116,7 +117,8 @@ def _describe(api, record):
     }
 
 
-def _table_row(service):
+def table_row(service):
+    """The cells of a describe()d service under COLUMNS."""
     updated_at = service["updated_at"]
     return (
         service["binary"],

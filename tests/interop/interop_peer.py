@@ -229,8 +229,8 @@ def capture(args):
     client.cast(ctxt, "record", tag="cast")
     client.prepare(fanout=True).cast(ctxt, "record", tag="fanout")
     results = [
-        client.prepare(timeout=30).call(ctxt, "echo", value={"k": [1, "two"]}),
-        client.prepare(server=args.server, timeout=45, call_monitor_timeout=20).call(
+        client.prepare(timeout=10).call(ctxt, "echo", value={"k": [1, "two"]}),
+        client.prepare(server=args.server, timeout=12, call_monitor_timeout=8).call(
             ctxt, "add", a=1, b=2
         ),
     ]

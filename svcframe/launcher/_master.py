@@ -472,5 +472,7 @@ class ProcessLauncher:
             return
         self._next_watchdog = now + self._watchdog_interval
         hang = self.conf.launcher.worker_hang_timeout
-        if all(now - w.last_seen <= hang for w in self._workers.values()):
+        # A worker already killed for hanging is handled; only one that hangs
+        # unnoticed (the loop stuck, or stopping) withholds the watchdog.
+        if all(now - w.last_seen <= hang for w in self._workers.values() if not w.killed):
             systemd.notify_watchdog()

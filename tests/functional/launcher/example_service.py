@@ -44,8 +44,13 @@ class ExampleService(ServiceBase):
 
     def _write_state(self, what):
         path = self._path("state", f"{what}-{os.getpid()}")
+        self._write(path, f"{self.conf.example.color} {self.conf.example.flavor}\n")
+
+    @staticmethod
+    def _write(path, text):
+        # Readers poll these files: they must never see one half written.
         with open(path + ".tmp", "w") as f:
-            f.write(f"{self.conf.example.color} {self.conf.example.flavor}\n")
+            f.write(text)
         os.rename(path + ".tmp", path)
 
     def start(self):
@@ -81,8 +86,7 @@ class ExampleService(ServiceBase):
     def _work(self, name):
         try:
             time.sleep(self.conf.example.job_seconds)
-            with open(self._path("results", name), "w") as f:
-                f.write(f"{os.getpid()}\n")
+            self._write(self._path("results", name), f"{os.getpid()}\n")
         finally:
             self._slots.release()
 

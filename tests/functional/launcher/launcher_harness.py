@@ -194,7 +194,11 @@ class Example:
         return names
 
     def results(self):
-        return {p.name: int(p.read_text()) for p in (self.jobs_dir / "results").iterdir()}
+        return {
+            p.name: int(p.read_text())
+            for p in (self.jobs_dir / "results").iterdir()
+            if not p.name.endswith(".tmp")
+        }
 
     def claimed(self):
         return {p.name for p in (self.jobs_dir / "claimed").iterdir()}

@@ -141,7 +141,8 @@ def test_sigterm_during_respawn_backoff_exits_at_once(tmp_path):
         started = time.monotonic()
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 0
-        assert time.monotonic() - started < 2
+        # Far below the 20 s backoff.
+        assert time.monotonic() - started < 5
     assert_sequence(
         example.master_lines(),
         BOOT

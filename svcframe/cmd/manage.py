@@ -13,13 +13,13 @@ import sys
 from oslo_config import cfg
 
 import svcframe
-from svcframe.cmd import manage_db, manage_service
+from svcframe.cmd import manage_db, manage_rpc, manage_service
 from svcframe.servicegroup.exceptions import ServiceGroupError
 from svcframe.servicegroup.urls import mask_url
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
-COMMAND_GROUPS = (manage_service, manage_db)
+COMMAND_GROUPS = (manage_service, manage_rpc, manage_db)
 
 PROG = "svc-manage"
 EXIT_ERROR = 1
@@ -28,7 +28,8 @@ EXIT_ERROR = 1
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Administer a svcframe deployment: the service registry and its database.",
+        description="Administer a svcframe deployment: the service registry and its "
+        "database, and RPC to any service.",
         epilog=f"Run '{PROG} GROUP --help' for the commands of a group.",
     )
     parser.add_argument(

@@ -35,6 +35,7 @@ def set_worker_tag(tag):
     """
     global _tag
     _tag = tag
+    _install_record_factory()
 
 
 def get_worker_tag():
@@ -44,6 +45,8 @@ def get_worker_tag():
 def _record_factory(*args, **kwargs):
     record = _base_factory(*args, **kwargs)
     record.svc_worker = _tag
+    # How oslo.log's JSON formatter and journal handler learn of the field.
+    record.extra_keys = ["svc_worker"]
     return record
 
 
@@ -62,6 +65,9 @@ def register_options(conf):
     Call it before parsing the command line, like oslo.log's own.
     """
     oslo_logging.register_options(conf)
+    # The default formats need svc_worker on every record, even if oslo.log
+    # is then set up directly rather than through setup() below.
+    _install_record_factory()
     conf.set_default("logging_default_format_string", DEFAULT_FORMAT)
     conf.set_default("logging_context_format_string", CONTEXT_FORMAT)
     conf.set_default("logging_exception_prefix", EXCEPTION_PREFIX)
@@ -69,5 +75,4 @@ def register_options(conf):
 
 def setup(conf, product_name="svcframe"):
     """Configure the root logger from ``conf`` (once its files are parsed)."""
-    _install_record_factory()
     oslo_logging.setup(conf, product_name)

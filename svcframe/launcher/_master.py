@@ -63,6 +63,11 @@ class ProcessLauncher:
         time only when another option changed; ``'reload'`` always restarts
         them one at a time.
     :param name: the program name in process titles; see ``launch()``.
+
+    A worker that dies before reporting ready counts as a boot failure,
+    during a rolling restart too: ``boot_failure_limit`` of them in a row
+    stop the launcher, since a configuration no worker can start with will
+    not get better by retrying.
     """
 
     def __init__(self, conf, restart_method="mutate", name=None):

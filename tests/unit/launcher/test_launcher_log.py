@@ -1,4 +1,7 @@
+import json
 import logging
+import subprocess
+import sys
 
 import pytest
 from oslo_config import cfg
@@ -41,3 +44,28 @@ def test_record_factory_is_installed_once():
     factory = logging.getLogRecordFactory()
     log._install_record_factory()
     assert logging.getLogRecordFactory() is factory
+
+
+JSON_SCRIPT = """
+import logging
+from oslo_config import cfg
+from svcframe import log
+conf = cfg.ConfigOpts()
+log.register_options(conf)
+conf([])
+conf.set_override("use_json", True)
+conf.set_override("use_stderr", True)
+log.setup(conf, "svcframe-test")
+log.set_worker_tag("worker-2")
+logging.getLogger("svcframe.test").warning("hello")
+"""
+
+
+def test_json_lines_carry_the_tag():
+    # In a child: oslo.log's setup reconfigures the whole logging tree.
+    result = subprocess.run(
+        [sys.executable, "-c", JSON_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    assert json.loads(line)["extra"]["svc_worker"] == "worker-2"

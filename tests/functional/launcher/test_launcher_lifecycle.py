@@ -37,6 +37,8 @@ def test_start_four_workers_then_stop(tmp_path):
     with Example(tmp_path) as example:
         example.wait_line("All 4 workers ready")
         assert cmdline(example.pid) == "svc-example: master (4 workers)"
+        # Forks copy only the forking thread: the master must have no other.
+        assert os.listdir(f"/proc/{example.pid}/task") == [str(example.pid)]
         for number, pid in example.workers().items():
             assert cmdline(pid) == f"svc-example: worker {number} of 4"
         example.kill(signal.SIGTERM)

@@ -1,6 +1,6 @@
 """Run example_service.py as a real process tree and read what it says.
 
-Each run is its own session (process group led by the master), so cleanup
+Each run leads its own process group (start_new_session), so cleanup
 kills exactly the processes the test started, by the master's pid.
 """
 

@@ -3,7 +3,8 @@
 The [DEFAULT] options keep the names and defaults of oslo.service and nova,
 so an existing nova.conf works unchanged.  ``run_external_periodic_tasks``
 belongs to ``oslo_service.periodic_task``, which registers it itself (a
-second definition here would clash); list_opts() shows it all the same.
+second definition here would clash); sample files get it from the
+``oslo.service.periodic_task`` generator namespace.
 
 [launcher] holds what our own process launcher adds: worker count, hang
 detection and respawn backoff.
@@ -12,7 +13,6 @@ detection and respawn backoff.
 import socket
 
 from oslo_config import cfg
-from oslo_service import periodic_task
 
 __all__ = ["list_opts", "register_opts"]
 
@@ -133,5 +133,4 @@ def register_opts(conf):
 
 
 def list_opts():
-    periodic_opts = [opt for _, opts in periodic_task.list_opts() for opt in opts]
-    return [(None, service_opts + periodic_opts), (launcher_group, launcher_opts)]
+    return [(None, service_opts), (launcher_group, launcher_opts)]

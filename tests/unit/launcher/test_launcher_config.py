@@ -71,7 +71,6 @@ def test_list_opts_covers_both_groups():
         "periodic_enable",
         "periodic_fuzzy_delay",
         "periodic_interval_max",
-        "run_external_periodic_tasks",
         "log_options",
     }
     assert {opt.name for opt in groups["launcher"]} == {

@@ -90,8 +90,11 @@ embedded_opts = [
 
 def register_opts(conf):
     conf.register_opts(messaging_opts)
-    conf.register_group(embedded_group)
-    conf.register_opts(embedded_opts, group=embedded_group)
+    # A fresh OptGroup per ConfigOpts (see rabbit.register_opts).
+    conf.register_group(
+        cfg.OptGroup(embedded_group.name, embedded_group.title, embedded_group.help)
+    )
+    conf.register_opts(embedded_opts, group=embedded_group.name)
 
 
 def list_opts():

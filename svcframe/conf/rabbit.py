@@ -180,8 +180,11 @@ rabbit_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(rabbit_group)
-    conf.register_opts(rabbit_opts, group=rabbit_group)
+    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
+    # (set_override included) on the OptGroup object, so a shared one would
+    # leak them from one ConfigOpts into every other.
+    conf.register_group(cfg.OptGroup(rabbit_group.name, rabbit_group.title, rabbit_group.help))
+    conf.register_opts(rabbit_opts, group=rabbit_group.name)
 
 
 def list_opts():

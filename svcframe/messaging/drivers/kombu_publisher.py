@@ -325,7 +325,7 @@ class Publisher:
         last_heartbeat = time.monotonic()
         while not self._closed:
             busy = bool(self._unconfirmed or self._reply_retries)
-            self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else heartbeat_every)
+            self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else (heartbeat_every or None))
             self._wakeup.clear()
             if self._closed:
                 return

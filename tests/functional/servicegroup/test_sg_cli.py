@@ -76,7 +76,10 @@ def test_list_json_and_filters(seeded):
     assert [s["binary"] for s in listing(seeded, "--host", "node1")] == ["svc-api", BINARY]
 
 
+@pytest.mark.parametrize("registry", ["sqlite"], indirect=True)
 def test_admin_commands(seeded):
+    # The commands only call the API, whose drivers the behaviour suite covers
+    # on every backend; one backend keeps this many process starts affordable.
     run(seeded.manage_command("service", "disable", "node1", BINARY, "--reason", "disk swap"))
     node1 = listing(seeded, "--binary", BINARY, "--host", "node1")[0]
     assert (node1["status"], node1["disabled_reason"]) == ("disabled", "disk swap")

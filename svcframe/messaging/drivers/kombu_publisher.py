@@ -24,6 +24,8 @@ __all__ = ["Publisher", "Outgoing"]
 LOG = logging.getLogger(__name__)
 
 CONFIRM_WINDOW = 2048
+# Outstanding confirms that make a publish read every pending ack at once.
+COLLECT_AT = 64
 # How long an idle publisher may leave acks and returns unread.
 IDLE_DRAIN_INTERVAL = 0.05
 REPLY_RETRY_INTERVAL = 0.25
@@ -72,6 +74,8 @@ class Publisher:
         self._closed = False
         self._wakeup = threading.Event()
         self._maintenance = None
+        self._idle = True  # the upkeep thread waits for a heartbeat, not for acks
+        self._errors = ()
 
     # -- public -------------------------------------------------------------
 
@@ -84,11 +88,16 @@ class Publisher:
             if self._closed:
                 raise exceptions.MessageDeliveryFailure("the transport was closed")
             self._publish_locked(outgoing, retry, deadline)
-            if self._confirms:
+            # py-amqp reads a pending frame (an ack, most often) before every
+            # publish; the upkeep thread reads the rest every
+            # IDLE_DRAIN_INTERVAL.  A full read here only once acks pile up
+            # keeps a failed non-blocking read off every publish.
+            if self._confirms and len(self._unconfirmed) >= COLLECT_AT:
                 self._collect_locked(block=len(self._unconfirmed) >= CONFIRM_WINDOW)
         if self._confirms and self._maintenance is None:
             self._start_maintenance()
-        elif self._unconfirmed:
+        elif self._idle and self._unconfirmed:
+            # Only an idle upkeep thread needs waking; a busy one polls anyway.
             self._wakeup.set()
 
     def flush(self, timeout=10.0):
@@ -170,6 +179,7 @@ class Publisher:
             channel.events["basic_return"].add(self._on_return)
             channel.confirm_select()
         self._conn, self._channel = conn, channel
+        self._errors = connection_errors(conn)
         self._declared = set()
         self._next_tag = 1
         pending = list(self._unconfirmed.values())
@@ -196,7 +206,7 @@ class Publisher:
         conn = self._conn
         if conn is None:
             return
-        errors = connection_errors(conn)
+        errors = self._errors
         try:
             if block:
                 limit = time.monotonic() + (timeout if timeout is not None else 30.0)
@@ -324,8 +334,14 @@ class Publisher:
         heartbeat_every = self.driver.heartbeat_check_interval
         last_heartbeat = time.monotonic()
         while not self._closed:
+            # _idle is set before looking at the queues: a publish that adds
+            # an unconfirmed message after that look sees _idle and wakes us.
+            self._idle = True
             busy = bool(self._unconfirmed or self._reply_retries)
+            if busy:
+                self._idle = False
             self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else (heartbeat_every or None))
+            self._idle = False
             self._wakeup.clear()
             if self._closed:
                 return

@@ -1,0 +1,68 @@
+"""Services that cannot boot: a clear cause, no respawn loop, a bounded time to exit."""
+
+import time
+
+import pytest
+from runtime_components import BOOT_FAILURE
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(60)]
+
+PASSWORD = "Xyzzy-S3cret"
+
+
+def test_manager_failing_in_init_host_stops_the_launcher_with_status_3(launch):
+    service = launch(binary="bootfail")
+    status = service.wait(timeout=15)
+
+    assert status == 3, service.stderr()
+    assert time.monotonic() - service.started_at < 15
+    cause = f"RuntimeError: {BOOT_FAILURE}"
+    lines = service.launcher_lines()
+    failed = [line for line in lines if "of 4 (pid N) failed to boot" in line]
+    # boot_failure_limit (5) workers in a row, then no more respawns.
+    assert len(failed) == 5, lines
+    assert all(line.endswith(f"failed to boot: {cause}") for line in failed)
+    started = [line for line in lines if line.startswith("Started worker")]
+    assert 4 <= len(started) <= 4 + 5, lines
+    verdict = next(i for i, line in enumerate(lines) if "workers in a row failed to boot" in line)
+    assert lines[verdict].startswith(
+        f"5 workers in a row failed to boot, the last one with: {cause}."
+    )
+    assert not [line for line in lines[verdict:] if line.startswith(("Started", "Respawning"))]
+    assert lines[-1] == "All workers stopped, exiting with status 3"
+    # The worker's own traceback names the manager's line.
+    assert "in init_host" in service.stderr()
+
+
+def test_component_that_cannot_be_imported_is_a_usage_error(launch):
+    service = launch(binary="brokenimport")
+    status = service.wait(timeout=15)
+
+    assert status == 2
+    assert service.stdout() == ""
+    assert service.stderr() == (
+        "svc-launch: error: Component 'brokenimport' is registered as "
+        "'tests.functional.runtime.runtime_broken_component:Manager' but cannot be loaded: "
+        "ImportError: libfrobnicate.so.3: cannot open shared object file: "
+        "No such file or directory\n"
+    )
+
+
+def test_unreachable_broker_exits_3_without_showing_the_password(launch):
+    url = f"rabbit://guest:{PASSWORD}@127.0.0.1:1/"
+    # Both modes at once: forked workers, and the service in the launching process.
+    runs = [launch(workers=workers, DEFAULT={"transport_url": url}) for workers in (4, 1)]
+    statuses = [run.wait(timeout=20) for run in runs]
+
+    assert statuses == [3, 3]
+    for run in runs:
+        assert time.monotonic() - run.started_at < 20
+        output = run.stdout() + run.stderr()
+        assert PASSWORD not in output
+        assert "rabbit://guest:***@127.0.0.1:1/" in output
+        assert "Service failed to start: svcframe.messaging.exceptions.TransportUnavailable" in (
+            output
+        )
+    multi, single = runs
+    assert multi.launcher_lines()[-1] == "All workers stopped, exiting with status 3"
+    assert single.launcher_lines("main")[-1] == "Service failed to start, exiting with status 3"

@@ -27,6 +27,8 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 DEFAULT_VERSION = "1.0"
+# Argument-name sets remembered per endpoint method as known to bind.
+_BOUND_NAMES_CACHE = 32
 
 
 def expose(func):
@@ -212,8 +214,13 @@ class RPCDispatcher:
         checker = self._checker(func)
         if checker is None:
             return
-        signature, names = checker
+        signature, names, bound = checker
         if names is not None:
+            # Whether binding succeeds depends only on the argument names:
+            # a set of names that bound once is not bound again.
+            arg_names = frozenset(args)
+            if arg_names in bound:
+                return
             for name in args:
                 if name not in names:
                     raise exceptions.InvalidRequest(
@@ -223,9 +230,14 @@ class RPCDispatcher:
             signature.bind(None, **args)
         except TypeError as exc:
             raise exceptions.InvalidRequest(f"RPC method {method!r} {exc}")
+        if names is not None and len(bound) < _BOUND_NAMES_CACHE:
+            bound.add(arg_names)
 
     def _checker(self, func):
-        """(signature, names it accepts by keyword or None for any), cached per function."""
+        """(signature, names it accepts by keyword or None for any, name sets that bound).
+
+        Cached per function.
+        """
         key = getattr(func, "__func__", func)
         try:
             return self._signatures[key]
@@ -243,7 +255,7 @@ class RPCDispatcher:
                 names = None
             else:
                 names = frozenset(p.name for p in params if p.kind is not p.POSITIONAL_ONLY)
-            checker = (signature, names)
+            checker = (signature, names, set())
         if key is not None:
             try:
                 self._signatures[key] = checker

@@ -8,6 +8,7 @@ under ``state_path``, which needs no server and is created on first use.
 from oslo_config import cfg
 
 from svcframe.conf import messaging
+from svcframe.conf._groups import register_group_opts
 
 __all__ = ["list_opts", "register_opts", "DEFAULT_SQLITE_NAME"]
 
@@ -40,12 +41,7 @@ database_opts = [
 def register_opts(conf):
     # The default connection lives under state_path, which messaging owns.
     messaging.register_opts(conf)
-    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
-    # (set_override included) on the OptGroup object, so a shared one would
-    # leak them from one ConfigOpts into every other.
-    group = cfg.OptGroup(database_group.name, database_group.title, database_group.help)
-    conf.register_group(group)
-    conf.register_opts(database_opts, group=database_group.name)
+    register_group_opts(conf, database_group, database_opts)
 
 
 def list_opts():

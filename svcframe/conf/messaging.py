@@ -10,6 +10,8 @@ import os
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["list_opts", "register_opts", "default_state_path"]
 
 
@@ -52,8 +54,7 @@ messaging_opts = [
     cfg.BoolOpt(
         "rpc_ping_enabled",
         default=False,
-        help="Add an endpoint to answer to ping calls. Endpoint is named "
-        "oslo_rpc_server_ping",
+        help="Add an endpoint to answer to ping calls. Endpoint is named oslo_rpc_server_ping",
     ),
     cfg.StrOpt(
         "state_path",
@@ -90,11 +91,7 @@ embedded_opts = [
 
 def register_opts(conf):
     conf.register_opts(messaging_opts)
-    # A fresh OptGroup per ConfigOpts (see rabbit.register_opts).
-    conf.register_group(
-        cfg.OptGroup(embedded_group.name, embedded_group.title, embedded_group.help)
-    )
-    conf.register_opts(embedded_opts, group=embedded_group.name)
+    register_group_opts(conf, embedded_group, embedded_opts)
 
 
 def list_opts():

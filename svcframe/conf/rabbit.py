@@ -9,6 +9,8 @@ Any option here may be overridden in the transport URL query string
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["GROUP", "list_opts", "register_opts"]
 
 GROUP = "oslo_messaging_rabbit"
@@ -116,8 +118,7 @@ rabbit_opts = [
     cfg.BoolOpt(
         "rabbit_transient_quorum_queue",
         default=False,
-        help="Use quorum queues for transients queues in RabbitMQ (reply and "
-        "fanout queues).",
+        help="Use quorum queues for transients queues in RabbitMQ (reply and fanout queues).",
     ),
     cfg.IntOpt(
         "rabbit_quorum_delivery_limit",
@@ -180,11 +181,7 @@ rabbit_opts = [
 
 
 def register_opts(conf):
-    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
-    # (set_override included) on the OptGroup object, so a shared one would
-    # leak them from one ConfigOpts into every other.
-    conf.register_group(cfg.OptGroup(rabbit_group.name, rabbit_group.title, rabbit_group.help))
-    conf.register_opts(rabbit_opts, group=rabbit_group.name)
+    register_group_opts(conf, rabbit_group, rabbit_opts)
 
 
 def list_opts():

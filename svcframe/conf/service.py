@@ -14,6 +14,8 @@ import socket
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["list_opts", "register_opts"]
 
 
@@ -128,8 +130,7 @@ launcher_opts = [
 
 def register_opts(conf):
     conf.register_opts(service_opts)
-    conf.register_group(launcher_group)
-    conf.register_opts(launcher_opts, group=launcher_group)
+    register_group_opts(conf, launcher_group, launcher_opts)
 
 
 def list_opts():

@@ -10,6 +10,8 @@ import logging
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["effective_service_down_time", "list_opts", "register_opts"]
 
 LOG = logging.getLogger(__name__)
@@ -79,11 +81,7 @@ redis_opts = [
 
 def register_opts(conf):
     conf.register_opts(servicegroup_opts)
-    # A fresh OptGroup per ConfigOpts: oslo.config keeps a group's values
-    # (set_override included) on the OptGroup object, so a shared one would
-    # leak them from one ConfigOpts into every other.
-    conf.register_group(cfg.OptGroup(redis_group.name, redis_group.title, redis_group.help))
-    conf.register_opts(redis_opts, group=redis_group.name)
+    register_group_opts(conf, redis_group, redis_opts)
 
 
 def list_opts():

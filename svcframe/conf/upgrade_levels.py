@@ -8,6 +8,8 @@ Each component's client (svcframe.rpcapi.RPCAPI) registers its own option.
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["GROUP", "KNOWN_COMPONENTS", "list_opts", "register_component"]
 
 GROUP = "upgrade_levels"
@@ -33,8 +35,7 @@ def _opt(name):
 
 def register_component(conf, name):
     """Register ``[upgrade_levels] <name>`` on ``conf`` (idempotent)."""
-    conf.register_group(upgrade_levels_group)
-    conf.register_opt(_opt(name), group=upgrade_levels_group)
+    register_group_opts(conf, upgrade_levels_group, [_opt(name)])
 
 
 def list_opts():

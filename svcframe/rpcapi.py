@@ -51,6 +51,9 @@ class RPCAPI:
     TIMEOUTS = {}
     #: The [upgrade_levels] option name; default: RPC_TOPIC.
     UPGRADE_LEVEL_NAME = None
+    #: Modules whose exceptions a call re-raises as themselves (when this client
+    #: creates its own transport; a transport passed in keeps its own list).
+    ALLOWED_REMOTE_EXMODS = []
 
     def __init__(self, transport=None, conf=None, topic=None):
         if not self.RPC_TOPIC and not topic:
@@ -58,7 +61,9 @@ class RPCAPI:
         self.conf = conf if conf is not None else cfg.CONF
         self.topic = topic or self.RPC_TOPIC
         self.version_cap = self._version_cap()
-        self.transport = transport or messaging.get_rpc_transport(self.conf)
+        self.transport = transport or messaging.get_rpc_transport(
+            self.conf, allowed_remote_exmods=self.ALLOWED_REMOTE_EXMODS
+        )
         self.client = messaging.get_rpc_client(
             self.transport,
             messaging.Target(

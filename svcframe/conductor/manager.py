@@ -1,26 +1,65 @@
-"""Conductor's server side."""
+"""Conductor's server side: it owns the tasks table.
 
+API history lives in doc/components.md; the version is ``target.version``.
+"""
+
+import logging
 import os
 
 from svcframe import log, messaging
+from svcframe.conductor import tasks
 from svcframe.conf import conductor as conductor_conf
-from svcframe.manager import Manager
+from svcframe.conf import database as database_conf
+from svcframe.manager import Manager, periodic_task
 
 __all__ = ["ConductorManager"]
 
+LOG = logging.getLogger(__name__)
+
 
 class ConductorManager(Manager):
-    """Serves the conductor API; see rpcapi.ConductorAPI for the client side."""
+    """Creates, reads and updates tasks; marks the ones whose worker went quiet as stale."""
 
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
     service_name = "conductor"
 
     def __init__(self, host=None, conf=None):
         super().__init__(host=host, conf=conf)
         conductor_conf.register_opts(self.conf)
+        database_conf.register_opts(self.conf)
+        self.store = None
+
+    def init_host(self, service_ref=None):
+        # In the worker, after the fork: database connections are per process.
+        self.store = tasks.TaskStore(self.conf)
+
+    def cleanup_host(self):
+        if self.store is not None:
+            self.store.close()
+
+    # -- RPC API ---------------------------------------------------------------
+
+    def create_task(self, context, kind, params=None):
+        """A new pending task of ``kind``; returns it (with its id)."""
+        task = self.store.create(kind, params)
+        LOG.info("Created task %s (%s)", task["id"], kind)
+        return task
+
+    @messaging.expected_exceptions(tasks.TaskNotFound)
+    def get_task(self, context, task_id):
+        return self.store.get(task_id)
+
+    def list_tasks(self, context, status=None, limit=100):
+        return self.store.list(status=status, limit=limit)
+
+    @messaging.expected_exceptions(tasks.TaskNotFound, ValueError)
+    def update_task(self, context, task_id, **changes):
+        """Record a task's progress (a cast from the worker that runs it)."""
+        if not self.store.update(task_id, **changes):
+            LOG.debug("Ignored an out-of-order update of task %s: %s", task_id, changes)
 
     def describe(self, context):
-        """Which process answered, and the configuration it runs with."""
+        """Which process answered, and the configuration it runs with (API 1.1)."""
         return {
             "service": self.service_name,
             "host": self.host,
@@ -29,3 +68,16 @@ class ConductorManager(Manager):
             "api_version": self.target.version,
             "stale_task_after": self.conf.conductor.stale_task_after,
         }
+
+    # -- periodic tasks ----------------------------------------------------------
+
+    @periodic_task.periodic_task(spacing=conductor_conf.STALE_CHECK_SPACING, run_immediately=False)
+    def mark_stale_tasks(self, context):
+        """Tasks whose worker has not reported for stale_task_after seconds become stale."""
+        stale = self.store.mark_stale(self.conf.conductor.stale_task_after)
+        for task_id in stale:
+            LOG.warning(
+                "Task %s is stale: no progress for %s s",
+                task_id,
+                self.conf.conductor.stale_task_after,
+            )

@@ -2,9 +2,14 @@
 
 from oslo_config import cfg
 
+from svcframe.conf._groups import register_group_opts
+
 __all__ = ["GROUP", "list_opts", "register_opts"]
 
 GROUP = "conductor"
+
+#: Seconds between two looks for stale tasks.
+STALE_CHECK_SPACING = 10
 
 conductor_group = cfg.OptGroup(GROUP, title="Conductor", help="The conductor component.")
 
@@ -27,8 +32,7 @@ conductor_opts = [
 
 
 def register_opts(conf):
-    conf.register_group(conductor_group)
-    conf.register_opts(conductor_opts, group=conductor_group)
+    register_group_opts(conf, conductor_group, conductor_opts)
 
 
 def list_opts():

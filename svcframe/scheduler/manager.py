@@ -1,0 +1,127 @@
+"""Scheduler's server side: picks a live worker for each task.
+
+A worker is a candidate when the service registry shows it up and
+enabled, and it announced (by fanout, to every scheduler process) that
+it can run the task's kind.
+"""
+
+import itertools
+import logging
+import threading
+import time
+
+from svcframe import messaging, servicegroup
+from svcframe.conductor import rpcapi as conductor_rpcapi
+from svcframe.conf import scheduler as scheduler_conf
+from svcframe.manager import Manager
+from svcframe.worker import rpcapi as worker_rpcapi
+
+__all__ = ["NoValidHost", "SchedulerManager", "WORKER_BINARY"]
+
+LOG = logging.getLogger(__name__)
+
+WORKER_BINARY = "svc-worker"
+
+
+class NoValidHost(Exception):
+    """No live worker can run the task."""
+
+    def __init__(self, message=None, kind=None):
+        self.kind = kind
+        self.kwargs = {"kind": kind}
+        super().__init__(message or f"no live worker can run tasks of kind {kind!r}")
+
+
+class SchedulerManager(Manager):
+    """Places tasks on workers; keeps what every worker announced."""
+
+    target = messaging.Target(version="1.0")
+    service_name = "scheduler"
+
+    def __init__(self, host=None, conf=None):
+        super().__init__(host=host, conf=conf)
+        scheduler_conf.register_opts(self.conf)
+        self._announced = {}  # host -> (capabilities, monotonic time)
+        self._lock = threading.Lock()
+        self._turn = itertools.count()
+        self.servicegroup = None
+        self.conductor = None
+        self.workers = None
+
+    def init_host(self, service_ref=None):
+        self.servicegroup = servicegroup.API(self.conf)
+        self.conductor = conductor_rpcapi.ConductorAPI(conf=self.conf)
+        self.workers = worker_rpcapi.WorkerAPI(transport=self.conductor.transport, conf=self.conf)
+
+    def cleanup_host(self):
+        if self.servicegroup is not None:
+            self.servicegroup.close()
+        if self.conductor is not None:
+            self.conductor.transport.cleanup()
+
+    # -- RPC API ---------------------------------------------------------------
+
+    def announce(self, context, host, capabilities):
+        """A worker's capabilities (a fanout cast every worker sends periodically)."""
+        with self._lock:
+            known = host in self._announced
+            self._announced[host] = (capabilities, time.monotonic())
+        if not known:
+            LOG.info("Worker %s announced: %s", host, ", ".join(capabilities.get("kinds", [])))
+
+    @messaging.expected_exceptions(NoValidHost)
+    def submit_task(self, context, kind, params=None, progress_interval=None):
+        """Create a task, send it to a live worker that can run it, return it."""
+        host = self._pick_host(context, kind)
+        task = self.conductor.create_task(context, kind, params)
+        self.conductor.update_task(context, task["id"], status="scheduled", worker_host=host)
+        self.workers.run_task(context, host, task, progress_interval=progress_interval)
+        LOG.info("Task %s (%s) sent to worker %s", task["id"], kind, host)
+        return dict(task, status="scheduled", worker_host=host)
+
+    def list_workers(self, context):
+        """Every worker this scheduler heard of, and whether the registry shows it up."""
+        up = set(self.servicegroup.get_up_hosts(WORKER_BINARY))
+        now = time.monotonic()
+        with self._lock:
+            announced = dict(self._announced)
+        hosts = sorted(up | set(announced))
+        return [
+            {
+                "host": host,
+                "up": host in up,
+                "kinds": announced.get(host, ({}, None))[0].get("kinds"),
+                "announced_seconds_ago": (
+                    round(now - announced[host][1], 1) if host in announced else None
+                ),
+            }
+            for host in hosts
+        ]
+
+    # -- internals ---------------------------------------------------------------
+
+    def _pick_host(self, context, kind):
+        up = self.servicegroup.get_up_hosts(WORKER_BINARY)
+        max_age = self.conf.scheduler.announcement_max_age
+        now = time.monotonic()
+        with self._lock:
+            announced = {
+                host: caps for host, (caps, at) in self._announced.items() if now - at <= max_age
+            }
+        for host in up:
+            if host not in announced:
+                # Up but not heard from (this scheduler just started): ask it.
+                announced[host] = self._ask_capabilities(context, host)
+        candidates = sorted(h for h in up if kind in (announced.get(h) or {}).get("kinds", ()))
+        if not candidates:
+            raise NoValidHost(kind=kind)
+        return candidates[next(self._turn) % len(candidates)]
+
+    def _ask_capabilities(self, context, host):
+        try:
+            capabilities = self.workers.capabilities(context, host)
+        except messaging.MessagingException as exc:
+            LOG.warning("Worker %s did not say what it can run: %s", host, exc)
+            return None
+        self.announce(context, host, capabilities)
+        return capabilities

@@ -1,0 +1,35 @@
+"""Scheduler's client side.
+
+API versions (the manager's ``target.version``):
+
+* 1.0 - announce (fanout), submit_task, list_workers
+"""
+
+from svcframe.rpcapi import RPCAPI
+
+__all__ = ["RPC_TOPIC", "SchedulerAPI"]
+
+RPC_TOPIC = "scheduler"
+
+
+class SchedulerAPI(RPCAPI):
+    """Submits tasks to a scheduler; announces a worker to all of them."""
+
+    RPC_TOPIC = RPC_TOPIC
+    RPC_API_VERSION = "1.0"
+    VERSION_ALIASES = {"alpha": "1.0"}
+    ALLOWED_REMOTE_EXMODS = ["svcframe.scheduler.manager"]
+    TIMEOUTS = {"submit_task": 30}
+
+    def announce(self, context, host, capabilities):
+        self.prepare("announce", fanout=True).cast(
+            context, "announce", host=host, capabilities=capabilities
+        )
+
+    def submit_task(self, context, kind, params=None, progress_interval=None):
+        return self.prepare("submit_task").call(
+            context, "submit_task", kind=kind, params=params, progress_interval=progress_interval
+        )
+
+    def list_workers(self, context):
+        return self.prepare("list_workers").call(context, "list_workers")

@@ -1,0 +1,33 @@
+"""Worker's client side: the stubs the scheduler calls.
+
+API versions (the manager's ``target.version``):
+
+* 1.0 - run_task(task)
+* 1.1 - run_task(task, progress_interval), capabilities()
+"""
+
+from svcframe.rpcapi import RPCAPI
+
+__all__ = ["RPC_TOPIC", "WorkerAPI"]
+
+RPC_TOPIC = "worker"
+
+
+class WorkerAPI(RPCAPI):
+    """Casts tasks to one worker host."""
+
+    RPC_TOPIC = RPC_TOPIC
+    RPC_API_VERSION = "1.0"
+    VERSION_ALIASES = {"alpha": "1.0", "beta": "1.1"}
+
+    def run_task(self, context, host, task, progress_interval=None):
+        kwargs = {"task": task}
+        version = "1.0"
+        if self.can_send_version("1.1"):
+            version = "1.1"
+            kwargs["progress_interval"] = progress_interval
+        # Older workers (1.0) do not know progress_interval: it is left out.
+        self.prepare("run_task", host=host, version=version).cast(context, "run_task", **kwargs)
+
+    def capabilities(self, context, host):
+        return self.prepare("capabilities", host=host, version="1.1").call(context, "capabilities")

@@ -1,0 +1,127 @@
+"""conductor, scheduler and worker working together on the in-process fake transport."""
+
+import time
+
+import pytest
+
+from svcframe import messaging
+from svcframe.conductor.rpcapi import ConductorAPI
+from svcframe.conductor.tasks import TaskNotFound
+from svcframe.scheduler.rpcapi import SchedulerAPI
+
+
+def wait_for_status(conductor, context, task_id, statuses, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        task = conductor.get_task(context, task_id)
+        if task["status"] in statuses or time.monotonic() > deadline:
+            return task
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def cluster(svc_service):
+    svc_service("conductor")
+    svc_service("scheduler")
+    svc_service("worker", host="w1")
+    svc_service("worker", host="w2")
+
+
+@pytest.fixture
+def conductor(svc_client, svc_conf):
+    # Its own transport, so that TaskNotFound comes back as itself.
+    api = ConductorAPI(conf=svc_conf)
+    yield api
+    api.transport.cleanup()
+
+
+def test_a_submitted_task_runs_on_a_live_worker_and_is_done(
+    cluster, svc_client, conductor, svc_context
+):
+    scheduler = svc_client(SchedulerAPI)
+    task = scheduler.submit_task(svc_context, "sum", {"numbers": [1, 2, 3.5]})
+    assert task["status"] == "scheduled" and task["worker_host"] in ("w1", "w2")
+    done = wait_for_status(conductor, svc_context, task["id"], ("done", "failed"))
+    assert done["status"] == "done"
+    assert done["result"] == {"sum": 6.5}
+    assert done["progress"] == 100
+
+
+def test_tasks_are_spread_over_the_workers(cluster, svc_client, conductor, svc_context):
+    scheduler = svc_client(SchedulerAPI)
+    hosts = {
+        scheduler.submit_task(svc_context, "sum", {"numbers": [1]})["worker_host"] for _ in range(4)
+    }
+    assert hosts == {"w1", "w2"}
+
+
+def test_a_failing_task_is_recorded_as_failed(cluster, svc_client, conductor, svc_context):
+    task = svc_client(SchedulerAPI).submit_task(svc_context, "fail", {"message": "no luck"})
+    failed = wait_for_status(conductor, svc_context, task["id"], ("done", "failed"))
+    assert failed["status"] == "failed" and failed["error"] == "no luck"
+
+
+def test_a_kind_no_worker_runs_is_refused(cluster, svc_client, svc_context):
+    with pytest.raises(messaging.RemoteError) as info:
+        svc_client(SchedulerAPI).submit_task(svc_context, "paint", {})
+    assert info.value.exc_type == "NoValidHost"
+    assert "paint" in info.value.value
+
+
+def test_a_disabled_worker_gets_no_tasks(cluster, svc_client, svc_conf, svc_context):
+    from svcframe import servicegroup
+
+    registry = servicegroup.API(svc_conf)
+    registry.disable("w1", "svc-worker", "maintenance")
+    try:
+        scheduler = svc_client(SchedulerAPI)
+        hosts = {scheduler.submit_task(svc_context, "sum", {})["worker_host"] for _ in range(3)}
+        assert hosts == {"w2"}
+    finally:
+        registry.close()
+
+
+def test_workers_announce_themselves_to_the_scheduler(cluster, svc_client, svc_context):
+    workers = svc_client(SchedulerAPI).list_workers(svc_context)
+    assert [w["host"] for w in workers] == ["w1", "w2"]
+    assert all(w["up"] and "sleep" in w["kinds"] for w in workers)
+
+
+def test_an_unknown_task_id_is_task_not_found(cluster, conductor, svc_context):
+    with pytest.raises(TaskNotFound) as info:
+        conductor.get_task(svc_context, "no-such-task")
+    assert info.value.task_id == "no-such-task"
+
+
+def test_stale_tasks_are_marked_by_the_periodic_task(svc_service, conductor, svc_conf, svc_context):
+    service = svc_service("conductor")
+    task = conductor.create_task(svc_context, "sleep", {"seconds": 60})
+    conductor.update_task(svc_context, task["id"], status="running", worker_host="gone")
+    wait_for_status(conductor, svc_context, task["id"], ("running",))
+    svc_conf.set_override("stale_task_after", 1, group="conductor")
+    time.sleep(1.1)
+    service.manager.mark_stale_tasks(svc_context)
+    assert conductor.get_task(svc_context, task["id"])["status"] == "stale"
+
+
+def test_list_tasks_filters_by_status(svc_service, conductor, svc_context):
+    svc_service("conductor")
+    first = conductor.create_task(svc_context, "sum", {})
+    conductor.create_task(svc_context, "sum", {})
+    conductor.update_task(svc_context, first["id"], status="done")
+    wait_for_status(conductor, svc_context, first["id"], ("done",))
+    assert [t["id"] for t in conductor.list_tasks(svc_context, status="done")] == [first["id"]]
+    assert len(conductor.list_tasks(svc_context)) == 2
+
+
+def test_late_updates_do_not_undo_a_finished_task(svc_service, conductor, svc_context):
+    service = svc_service("conductor")
+    store = service.manager.store
+    task = store.create("sum", {})
+    assert store.update(task["id"], status="running")
+    assert store.update(task["id"], status="done", progress=100, result={"sum": 0})
+    assert not store.update(task["id"], status="running")
+    assert not store.update(task["id"], progress=50)
+    assert not store.update(task["id"], status="scheduled")
+    final = store.get(task["id"])
+    assert (final["status"], final["progress"]) == ("done", 100)

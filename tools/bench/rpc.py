@@ -15,10 +15,12 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -100,6 +102,12 @@ def parse_args(argv=None):
         "one .pstats file per process in DIR; the figures are then not comparable",
     )
     ap.add_argument("--timeout", type=float, default=900.0, help="limit for one run of one system")
+    ap.add_argument(
+        "--broker-wait",
+        type=float,
+        default=120.0,
+        help="before each run, wait this long for the broker to accept connections",
+    )
     args = ap.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in args.only if s not in SYSTEMS]
@@ -122,7 +130,24 @@ def _params(args):
     return params
 
 
+def wait_for_broker(url, timeout):
+    """True once the broker's port accepts connections (others may be restarting it)."""
+    parts = urllib.parse.urlsplit(_common.kombu_url(url).split(";")[0])
+    address = (parts.hostname or "127.0.0.1", parts.port or 5672)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(address, timeout=2).close()
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1)
+
+
 def _run_one(system, args, params, topic):
+    if not wait_for_broker(args.url, args.broker_wait):
+        return None, f"the broker did not accept connections within {args.broker_wait} s"
     cmd = [
         sys.executable,
         os.path.join(HERE, SYSTEMS[system]),
@@ -196,6 +221,34 @@ def ratios(summary):
             ref = theirs.get(COMPARE_WITH.get(key, key))
             if ref and ref["median"]:
                 r[key] = round(value["median"] / ref["median"], 3)
+        out[f"svcframe/{other}"] = r
+    return out
+
+
+def paired_ratios(results):
+    """Per-metric median of the per-run ratios svcframe/other.
+
+    Runs of the same index ran next to each other, so on a machine whose
+    load drifts these are steadier than the ratio of the medians.
+    """
+    mine = results.get("svcframe", [])
+    out = {}
+    for other in ("oslo", "kombu"):
+        theirs = {r["run"]: r for r in results.get(other, [])}
+        r = {}
+        for key, *_ in METRICS:
+            ref_key = COMPARE_WITH.get(key, key)
+            vals = [
+                m[key] / theirs[m["run"]][ref_key]
+                for m in mine
+                if m["run"] in theirs and m.get(key) and theirs[m["run"]].get(ref_key)
+            ]
+            if vals:
+                r[key] = {
+                    "median": round(statistics.median(vals), 3),
+                    "min": round(min(vals), 3),
+                    "max": round(max(vals), 3),
+                }
         out[f"svcframe/{other}"] = r
     return out
 
@@ -364,6 +417,7 @@ def main(argv=None):
             "params": params,
             "summary": summary,
             "ratios": rat,
+            "paired_ratios": paired_ratios(results),
             "targets": tgt,
             "errors": errors,
             "results": results,

@@ -144,8 +144,14 @@ class KombuListener(base.Listener):
     def _receive(self, message):
         try:
             message.ack()
-        except Exception:
-            LOG.exception("Could not ack a message; dropping it")
+        except Exception as exc:  # noqa: BLE001 - any failure here means the channel is gone
+            # Unacked, it goes back to the queue and another consumer (or this
+            # one, once reconnected) gets it: handling it here would run it twice.
+            LOG.warning(
+                "Could not ack a message on topic %r (%s); the broker will deliver it again",
+                self.target.topic,
+                exc,
+            )
             return
         body = message.body
         try:

@@ -20,8 +20,6 @@ from svcframe.messaging.drivers.kombu_driver import KombuDriver
 
 __all__ = ["RabbitDriver", "rabbit_options"]
 
-_OPTS = {opt.dest: opt for opt in rabbit_conf.rabbit_opts}
-
 _SSL_VERSIONS = {
     "tlsv1": "PROTOCOL_TLSv1",
     "tlsv1_1": "PROTOCOL_TLSv1_1",
@@ -31,30 +29,14 @@ _SSL_VERSIONS = {
 }
 
 
-class _Options:
-    """[oslo_messaging_rabbit] values, with the transport URL's query overriding them."""
-
-    def __init__(self, group, query):
-        self._group = group
-        self._overrides = {}
-        for key, value in (query or {}).items():
-            opt = _OPTS.get(key)
-            if opt is None:
-                continue
-            if isinstance(value, list):
-                value = value[-1]
-            self._overrides[key] = opt.type(value) if isinstance(value, str) else value
-
-    def __getattr__(self, name):
-        if name in self._overrides:
-            return self._overrides[name]
-        return getattr(self._group, name)
-
-
 def rabbit_options(conf, url):
-    """The effective rabbit options for ``url`` (query parameters win over the config)."""
+    """The effective rabbit options for ``url``: its query parameters win over the config.
+
+    A query key that is no [oslo_messaging_rabbit] option, or a value of the
+    wrong type, raises InvalidTransportURL.
+    """
     rabbit_conf.register_opts(conf)
-    return _Options(conf[rabbit_conf.GROUP], getattr(url, "query", None))
+    return url.rabbit_options(conf)
 
 
 class RabbitDriver(KombuDriver):

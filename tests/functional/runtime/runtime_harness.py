@@ -170,6 +170,7 @@ class Launch:
             "slowpoke": {"marker_dir": self.marker_dir},
         }
         self.configure(**sections)
+        self.host = self.config["DEFAULT"]["host"]
         self.env = dict(os.environ, **(env or {}))
         for key in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
             if key not in (env or {}):

@@ -16,7 +16,7 @@ import uuid
 
 import kombu
 import pytest
-from interop_harness import AMQP_URL, PeerGroup, unique, write_config
+from interop_harness import AMQP_URL, Janitor, PeerGroup, unique, write_config
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
 
@@ -155,9 +155,9 @@ def captured_requests(rabbit, tmp_path_factory):
         finally:
             group.stop_all()
             capture.stop()
-            channel = rabbit.channel()
-            channel.exchange_delete(exchange)
-            channel.close()
+            janitor = Janitor(rabbit)
+            janitor.exchanges.append(exchange)
+            janitor.cleanup()
         by_method = sorted(capture.messages, key=lambda m: m["routing_key"])
         assert len(by_method) == 4, capture.messages
         captured[impl] = {"exchange": exchange, "topic": topic, "messages": capture.messages}
@@ -301,11 +301,10 @@ def captured_replies(rabbit, tmp_path_factory):
     finally:
         group.stop_all()
         conn.release()
-        channel = rabbit.channel()
-        for name in (*topics.values(), *(f"{t}.srv1" for t in topics.values())):
-            channel.queue_delete(name)
-        channel.exchange_delete(exchange)
-        channel.close()
+        janitor = Janitor(rabbit)
+        for topic in topics.values():
+            janitor.add_server_entities(exchange, topic, "srv1")
+        janitor.cleanup()
     return replies
 
 

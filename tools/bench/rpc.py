@@ -103,6 +103,12 @@ def parse_args(argv=None):
     )
     ap.add_argument("--timeout", type=float, default=900.0, help="limit for one run of one system")
     ap.add_argument(
+        "--retries",
+        type=int,
+        default=1,
+        help="run a failed run again this many times (a broker restarted under it)",
+    )
+    ap.add_argument(
         "--broker-wait",
         type=float,
         default=120.0,
@@ -375,11 +381,16 @@ def main(argv=None):
             # Rotate the order every run so that drift does not favour one system.
             order = systems[i % len(systems) :] + systems[: i % len(systems)]
             for system in order:
-                topic = f"{prefix}_{system}_{i + 1}"
-                res, error = _run_one(system, args, params, topic)
-                if res is None:
+                for attempt in range(1 + args.retries):
+                    topic = f"{prefix}_{system}_{i + 1}" + (f"_{attempt}" if attempt else "")
+                    res, error = _run_one(system, args, params, topic)
+                    if res is not None:
+                        break
                     errors.append({"system": system, "run": i + 1, "error": error})
-                    print(f"run {i + 1}/{args.runs} {system:9s} FAILED: {error}", flush=True)
+                    print(
+                        f"run {i + 1}/{args.runs} {system:9s} FAILED: {error[-1500:]}", flush=True
+                    )
+                if res is None:
                     continue
                 res["run"] = i + 1
                 queues.extend(res.get("queues", []))
@@ -426,9 +437,9 @@ def main(argv=None):
             json.dump(doc, f, indent=2, sort_keys=True)
         print(f"saved {args.json}")
     if errors:
-        print(f"{len(errors)} run(s) failed; see above")
-        return 1
-    return 0
+        print(f"{len(errors)} attempt(s) failed; see above")
+    missing = [s for s in systems if len(results[s]) < args.runs]
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

@@ -84,7 +84,16 @@ class Publisher:
         if outgoing.kind == "reply" and self._reply_queue_obsolete(outgoing.routing_key):
             LOG.debug("Dropped a reply to %s: its queue is gone", outgoing.routing_key)
             return
-        with self._lock:
+        # Another thread may hold the lock for as long as the broker is
+        # down (reconnecting with backoff): a call waits no longer than its
+        # deadline for it.
+        wait = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._lock.acquire(timeout=wait):
+            raise exceptions.TransportUnavailable(
+                f"Timed out waiting to publish to {outgoing.routing_key}: "
+                "the connection to the broker is being re-established"
+            )
+        try:
             if self._closed:
                 raise exceptions.MessageDeliveryFailure("the transport was closed")
             self._publish_locked(outgoing, retry, deadline)
@@ -94,6 +103,8 @@ class Publisher:
             # keeps a failed non-blocking read off every publish.
             if self._confirms and len(self._unconfirmed) >= COLLECT_AT:
                 self._collect_locked(block=len(self._unconfirmed) >= CONFIRM_WINDOW)
+        finally:
+            self._lock.release()
         if self._confirms and self._maintenance is None:
             self._start_maintenance()
         elif self._idle and self._unconfirmed:

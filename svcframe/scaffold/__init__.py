@@ -1,0 +1,37 @@
+"""Scaffolding: a new component as a standalone, pip-installable project.
+
+    tools/new-component billing [--dest DIR] [--package PKG] [--force]
+    svc-manage component new billing [...]
+
+Both run ``svcframe.scaffold.cli``. The project holds the component's
+``manager.py``, ``rpcapi.py`` and ``opts.py`` (in the style of the
+conductor), a runnable ``etc/NAME.conf``, unit and functional tests on the
+svc_* fixtures, and a ``pyproject.toml`` that registers the component in the
+``svcframe.components`` entry point namespace, so that once installed
+``svc-launch --binary NAME`` runs it.  The files are rendered with
+``string.Template`` from ``templates/``, shipped as package data.
+"""
+
+from svcframe.scaffold.generator import (
+    FILES,
+    Component,
+    ScaffoldError,
+    default_package,
+    generate,
+    plan,
+    render,
+    validate_name,
+    validate_package,
+)
+
+__all__ = [
+    "FILES",
+    "Component",
+    "ScaffoldError",
+    "default_package",
+    "generate",
+    "plan",
+    "render",
+    "validate_name",
+    "validate_package",
+]

@@ -7,12 +7,14 @@ broker.  The broker address can be changed with SVCFRAME_TEST_RABBIT_HOST
 and SVCFRAME_TEST_RABBIT_PORT.
 """
 
+import fcntl
 import json
 import os
 import queue
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -36,24 +38,53 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Leftovers of a test that died before its cleanup expire within minutes.
 TRANSIENT_QUEUES_TTL = 300
 
-_reachable = None
+# Tests that restart the broker hold this lock exclusively; every other test
+# here holds it shared, so that a restart run by another pytest process
+# never pulls the broker away from under a test of this suite.
+BROKER_LOCK = os.path.join(tempfile.gettempdir(), "svcframe-rabbit-restart.lock")
+BROKER_LOCK_WAIT = 120
 
 
-def rabbit_reachable():
-    global _reachable
-    if _reachable is None:
+def lock_broker(mode, timeout=BROKER_LOCK_WAIT):
+    """An open file holding ``flock(mode)`` on BROKER_LOCK; None if not had within ``timeout``."""
+    lock = open(BROKER_LOCK, "a")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(lock, mode | fcntl.LOCK_NB)
+            return lock
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                lock.close()
+                return None
+            time.sleep(0.1)
+
+
+def rabbit_reachable(timeout=20):
+    """Whether the broker accepts TCP connections, waiting out a restart in progress."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
             socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close()
-            _reachable = True
+            return True
         except OSError:
-            _reachable = False
-    return _reachable
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
 
 @pytest.fixture(autouse=True)
-def _require_rabbit():
-    if not rabbit_reachable():
-        pytest.skip(f"RabbitMQ is not reachable on {RABBIT_HOST}:{RABBIT_PORT}")
+def _require_rabbit(request):
+    lock = None
+    if "restartable_broker" not in request.fixturenames:
+        lock = lock_broker(fcntl.LOCK_SH)
+    try:
+        if not rabbit_reachable():
+            pytest.skip(f"RabbitMQ is not reachable on {RABBIT_HOST}:{RABBIT_PORT}")
+        yield
+    finally:
+        if lock is not None:
+            lock.close()
 
 
 def unique(prefix):
@@ -162,17 +193,21 @@ class RabbitAdmin:
     """A plain kombu connection for what clients and servers do not: raw publishes, cleanup."""
 
     def __init__(self):
+        self._connect()
+
+    def _connect(self):
         self.conn = kombu.Connection(AMQP_URL, connect_timeout=5)
         self.conn.connect()
         self.channel = self.conn.channel()
 
     def _fresh_channel(self):
         # A failed passive declare or delete closes its channel; keep the main one usable.
-        if not self.conn.connected:
-            self.conn = kombu.Connection(AMQP_URL, connect_timeout=5)
-            self.conn.connect()
-            self.channel = self.conn.channel()
-        return self.conn.channel()
+        try:
+            return self.conn.channel()
+        except Exception:  # noqa: BLE001 - the broker restarted under us: connect again
+            _close_quietly(self.conn)
+            self._connect()
+            return self.conn.channel()
 
     def publish(self, routing_key, body, exchange=CONTROL_EXCHANGE, **properties):
         """Publish ``body`` as is (content type application/json unless given)."""

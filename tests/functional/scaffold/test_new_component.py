@@ -1,0 +1,129 @@
+"""A generated component, end to end: installed, its own tests run, launched and called.
+
+The project is installed in editable mode into this environment for the
+module's tests and uninstalled afterwards, under a name of its own so that
+concurrent runs sharing the environment do not meet.
+"""
+
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
+NAME = f"scaf{uuid.uuid4().hex[:10]}"
+BIN = os.path.dirname(sys.executable)
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(180)]
+
+
+def _run(args, timeout, **kwargs):
+    return subprocess.run(
+        [str(arg) for arg in args], capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
+def _can_build_editable_without_isolation():
+    """pip --no-build-isolation needs setuptools >= 70.1, or >= 64 with wheel, right here."""
+    try:
+        version = importlib.metadata.version("setuptools")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    major, minor = (int(part) for part in re.findall(r"\d+", version)[:2])
+    if (major, minor) >= (70, 1):
+        return True
+    return major >= 64 and importlib.util.find_spec("wheel") is not None
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The generated project directory, installed (pip install -e) for this module's tests."""
+    dest = tmp_path_factory.mktemp("scaffold") / f"svc-{NAME}"
+    result = _run(
+        [os.path.join(BIN, "svc-manage"), "component", "new", NAME, "--dest", dest], timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    pip = [sys.executable, "-m", "pip"]
+    isolation = ["--no-build-isolation"] if _can_build_editable_without_isolation() else []
+    try:
+        result = _run([*pip, "install", "-q", "--no-deps", *isolation, "-e", dest], timeout=180)
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield dest
+    finally:
+        _run([*pip, "uninstall", "-y", "-q", f"svc-{NAME}"], timeout=60)
+
+
+def _wait_for_broker(timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", 5672), timeout=1.0).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail("RabbitMQ is not listening on 127.0.0.1:5672")
+            time.sleep(0.5)
+
+
+def test_the_generated_tests_pass_on_fake_and_on_rabbitmq(project):
+    _wait_for_broker()
+    env = {**os.environ, "SVCFRAME_TEST_TRANSPORT_URL": RABBIT_URL}
+    result = _run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", project / "tests"],
+        timeout=120,
+        cwd=project,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Five unit tests (fake://) and two functional ones (RabbitMQ): none skipped.
+    assert re.search(r"^7 passed", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
+    sample = (project / "etc" / f"{NAME}.conf").read_text()
+    assert "state_path = ./state\n" in sample
+    config = tmp_path / f"{NAME}.conf"
+    config.write_text(sample.replace("state_path = ./state\n", f"state_path = {tmp_path}/state\n"))
+    output = tmp_path / "launch.log"
+    with open(output, "wb") as log:
+        launcher = subprocess.Popen(
+            [os.path.join(BIN, "svc-launch"), "--binary", NAME, "--config-file", config]
+            + ["--workers", "2"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "All 2 workers ready" not in output.read_text():
+            assert launcher.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+
+        result = _run(
+            [os.path.join(BIN, "svc-manage"), "--config-file", config, "rpc", "call", NAME]
+            + ["hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["greeting"] == "Hello, Ada!"
+
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=30) == 0, output.read_text()
+        assert "All workers stopped, exiting with status 0" in output.read_text()
+    finally:
+        if launcher.poll() is None:
+            # The master and its workers: the process group the launcher leads.
+            os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait(timeout=10)

@@ -48,8 +48,12 @@ class MessageDeliveryFailure(RetriableError):
     """The message could not be handed to the broker, or the broker could not route it."""
 
 
-class TransportUnavailable(RetriableError):
-    """The broker cannot be reached (all hosts tried)."""
+class TransportUnavailable(MessageDeliveryFailure):
+    """The broker cannot be reached (all hosts tried), or refused the login.
+
+    A MessageDeliveryFailure, as oslo.messaging reports a send that ran out
+    of connection retries, so code written for it catches this too.
+    """
 
 
 class RemoteError(MessagingException):

@@ -53,6 +53,22 @@ class Manager(periodic_task.PeriodicTasks):
         """Run the due periodic tasks; returns how long until the next one is due."""
         return self.run_periodic_tasks(context, raise_on_error=raise_on_error)
 
+    def set_periodic_spacing(self, task_name, seconds):
+        """Run periodic task ``task_name`` every ``seconds`` in this manager (e.g. from an option).
+
+        ``@periodic_task(spacing=...)`` fixes the spacing when the class is
+        defined, before any configuration is read; this sets it per instance.
+        """
+        if task_name not in self._periodic_spacing:
+            raise ValueError(f"{type(self).__name__} has no periodic task {task_name!r}")
+        if "_periodic_spacing" not in vars(self):
+            self._periodic_spacing = dict(type(self)._periodic_spacing)
+        self._periodic_spacing[task_name] = seconds
+
+    def periodic_spacing(self, task_name):
+        """Seconds between two runs of periodic task ``task_name``."""
+        return self._periodic_spacing[task_name]
+
     def restart_periodic_clock(self):
         """Count periodic spacing from now (service start), not from class definition."""
         now = periodic_task.now()

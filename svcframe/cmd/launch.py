@@ -7,7 +7,10 @@ binary, a broker that cannot be reached) ends with one paragraph on
 stderr and a non-zero exit status, never a traceback.
 """
 
+import contextlib
+import io
 import os
+import re
 import sys
 
 from oslo_config import cfg
@@ -56,6 +59,34 @@ def _fail(message):
     return EXIT_USAGE
 
 
+# What oslo.config writes before SystemExit(1) when a command-line option has
+# an invalid value, whether it came from the command line or a config file.
+_INVALID_CLI_VALUE = re.compile(r"^argument --(?P<name>[\w-]+): (?P<reason>.*)$")
+
+
+class _InvalidCliValue(Exception):
+    pass
+
+
+def _parse(conf, argv, **kwargs):
+    """``conf(argv, **kwargs)``, with oslo.config's invalid-value exit made an exception."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            conf(argv, **kwargs)
+    except SystemExit as exc:
+        text = captured.getvalue().strip()
+        match = _INVALID_CLI_VALUE.match(text)
+        if exc.code == 1 and match:
+            name = match["name"].replace("-", "_")
+            raise _InvalidCliValue(
+                f"--{match['name']} (or [DEFAULT] {name} in a config file): {match['reason']}"
+            ) from None
+        sys.stderr.write(captured.getvalue())
+        raise
+    sys.stderr.write(captured.getvalue())
+
+
 def _workers(conf, binary):
     if conf.workers:
         return conf.workers
@@ -75,7 +106,8 @@ def main(argv=None):
     service_module.register_opts(conf)
     try:
         installed = ", ".join(components.names()) or "none"
-        conf(
+        _parse(
+            conf,
             argv,
             project="svcframe",
             prog="svc-launch",
@@ -83,6 +115,8 @@ def main(argv=None):
             epilog=_EPILOG.format(components=installed),
             default_config_files=[],
         )
+    except _InvalidCliValue as exc:
+        return _fail(f"invalid configuration: {exc}")
     except cfg.ConfigFilesNotFoundError as exc:
         return _fail(f"cannot read config file(s): {', '.join(exc.config_files)}")
     except (cfg.ConfigFileParseError, cfg.ConfigFileValueError, cfg.Error) as exc:

@@ -32,11 +32,20 @@ def good_config(tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["missing config file", "broken config file", "unknown binary", "missing --binary"],
+    [
+        "missing config file",
+        "broken config file",
+        "unknown binary",
+        "missing --binary",
+        "invalid --workers",
+        "invalid host in the config file",
+    ],
 )
 def test_usage_errors_are_one_line_and_exit_2(case, tmp_path, good_config):
     broken = tmp_path / "broken.conf"
     broken.write_text("[DEFAULT\nhost = x\n")
+    bad_host = tmp_path / "bad_host.conf"
+    bad_host.write_text("[DEFAULT]\nhost = not a host!\n")
     missing = tmp_path / "missing.conf"
     args, expected = {
         "missing config file": (
@@ -55,6 +64,16 @@ def test_usage_errors_are_one_line_and_exit_2(case, tmp_path, good_config):
         "missing --binary": (
             ["--config-file", good_config],
             "value required for option binary in group [DEFAULT]",
+        ),
+        "invalid --workers": (
+            ["--binary", "conductor", "--config-file", good_config, "--workers", "0"],
+            "invalid configuration: --workers (or [DEFAULT] workers in a config file): "
+            "Invalid Integer(min=1) value: 0",
+        ),
+        "invalid host in the config file": (
+            ["--binary", "conductor", "--config-file", str(bad_host)],
+            "invalid configuration: --host (or [DEFAULT] host in a config file): "
+            "Invalid HostDomain value: not a host!",
         ),
     }[case]
 

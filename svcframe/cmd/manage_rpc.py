@@ -166,6 +166,9 @@ def call_method(conf, args):
             result = cctxt.call(context.get_admin_context(), args.method, **kwargs)
         except messaging.MessagingException as exc:
             return _fail(_describe_error(exc, timeout, args))
+        except Exception as exc:  # noqa: BLE001 - a remote exception re-raised here
+            name = type(exc).__name__.removesuffix("_Remote")
+            return _fail(f"the remote method raised {name}: {str(exc).splitlines()[0]}")
     _print_result(result, args.format)
     return 0
 

@@ -31,6 +31,19 @@ DEFAULT_VERSION = "1.0"
 _BOUND_NAMES_CACHE = 32
 
 
+def wrong_arguments(message):
+    """The error for arguments that do not fit the method: a TypeError, as in oslo.messaging.
+
+    oslo.messaging calls the method and its callers get Python's TypeError,
+    which every client re-raises as itself; so does ours.  Checking the names
+    before the call tells the caller's mistake from a TypeError raised inside
+    the method: ``caller_error`` marks it, and the server logs it as one line.
+    """
+    exc = TypeError(message)
+    exc.caller_error = True
+    return exc
+
+
 def expose(func):
     """Mark an endpoint method callable under ExplicitRPCAccessPolicy."""
     func.exposed = True
@@ -172,9 +185,10 @@ class RPCDispatcher:
     def dispatch(self, incoming):
         """Call the endpoint method ``incoming`` asks for and return its serialized result.
 
-        Raises InvalidRequest, NoSuchMethod, UnsupportedVersion, or whatever
-        the method raised. While it runs, call-monitor heartbeats go to the
-        caller if it asked for them.
+        Raises InvalidRequest, NoSuchMethod, UnsupportedVersion, a TypeError
+        for arguments that do not fit the method, or whatever the method
+        raised.  While it runs, call-monitor heartbeats go to the caller if
+        it asked for them.
         """
         watchdog = _Watchdog(incoming) if incoming.client_timeout else None
         try:
@@ -223,13 +237,13 @@ class RPCDispatcher:
                 return
             for name in args:
                 if name not in names:
-                    raise exceptions.InvalidRequest(
+                    raise wrong_arguments(
                         f"RPC method {method!r} got an unexpected argument {name!r}"
                     )
         try:
             signature.bind(None, **args)
         except TypeError as exc:
-            raise exceptions.InvalidRequest(f"RPC method {method!r} {exc}")
+            raise wrong_arguments(f"RPC method {method!r} {exc}")
         if names is not None and len(bound) < _BOUND_NAMES_CACHE:
             bound.add(arg_names)
 

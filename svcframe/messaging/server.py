@@ -132,11 +132,14 @@ class RPCServer:
                 LOG.debug("Method %s not found", exc.method)
             else:
                 LOG.warning("Rejected an RPC request: %s", exc)
-        except Exception:
+        except Exception as exc:
             failure = sys.exc_info()
-            LOG.exception(
-                "Exception during message handling of RPC method %s", _method_name(incoming)
-            )
+            if getattr(exc, "caller_error", False):
+                LOG.warning("Rejected an RPC request: %s", exc)
+            else:
+                LOG.exception(
+                    "Exception during message handling of RPC method %s", _method_name(incoming)
+                )
         if not incoming.is_call:
             return
         try:

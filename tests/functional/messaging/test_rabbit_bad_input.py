@@ -89,12 +89,12 @@ BAD_REQUESTS = {
     ),
     "wrong argument name": (
         {"method": "echo", "args": {"valeu": 1}},
-        "InvalidRequest",
+        "TypeError",
         "unexpected argument 'valeu'",
     ),
     "missing argument": (
         {"method": "echo", "args": {}},
-        "InvalidRequest",
+        "TypeError",
         "missing a required argument: 'value'",
     ),
 }
@@ -121,7 +121,8 @@ def test_bad_call_gets_an_error_reply(rabbit_admin, topic, served, case):
     assert reply["ending"] is True
     assert reply["result"] is None
     assert failure["class"] == error_class
-    assert failure["module"] == "svcframe.messaging.exceptions"
+    expected_module = "builtins" if error_class == "TypeError" else "svcframe.messaging.exceptions"
+    assert failure["module"] == expected_module
     assert error_text in failure["message"]
     assert_still_serving(served)
 

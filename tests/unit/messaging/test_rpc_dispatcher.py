@@ -255,6 +255,10 @@ INVALID_CASES = [
     ({"method": "echo", "args": {"value": 1}, "version": None}, "must be a string, not NoneType"),
     ({"method": "echo", "args": {"value": 1}, "version": "1"}, "no minor part"),
     ({"method": "echo", "args": {"value": 1}, "version": "1.x"}, "not made of integers"),
+]
+
+# Arguments that do not fit the method: a TypeError, as oslo.messaging's callers get.
+WRONG_ARGUMENT_CASES = [
     (
         {"method": "echo", "args": {"value": 1, "y": 2}},
         "RPC method 'echo' got an unexpected argument 'y'",
@@ -272,6 +276,14 @@ def test_invalid_requests(message, error):
     assert error in str(info.value)
 
 
+@pytest.mark.parametrize(("message", "error"), WRONG_ARGUMENT_CASES)
+def test_wrong_arguments_are_a_type_error_marked_as_the_callers(message, error):
+    with pytest.raises(TypeError) as info:
+        dispatch([Echo()], message)
+    assert type(info.value) is TypeError and info.value.caller_error
+    assert error in str(info.value)
+
+
 def test_absent_args_mean_no_arguments():
     assert dispatch([Echo()], {"method": "anything"}) == {}
 
@@ -280,10 +292,10 @@ def test_var_keyword_methods_take_any_argument():
     assert dispatch([Echo()], {"method": "anything", "args": {"a-b": 1}}) == {"a-b": 1}
 
 
-def test_type_error_inside_the_method_is_not_an_invalid_request():
+def test_type_error_inside_the_method_is_not_the_callers():
     with pytest.raises(TypeError) as info:
         dispatch([Echo()], {"method": "fails_inside"})
-    assert not isinstance(info.value, exceptions.InvalidRequest)
+    assert not getattr(info.value, "caller_error", False)
 
 
 def test_mocked_methods_are_dispatched():

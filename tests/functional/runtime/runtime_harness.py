@@ -281,11 +281,20 @@ class Launch:
         return sum(text in line for line in self.lines())
 
     def wait_line(self, text, timeout=10, count=1):
-        return wait_for(
-            lambda: self.count(text) >= count,
-            timeout,
-            lambda: f"{count} x {text!r} in the log:\n{self.stderr()}",
-        )
+        """Wait until ``text`` is in ``count`` log lines; fail at once if the service exited."""
+
+        def found():
+            exited = self.proc.poll() is not None
+            if self.count(text) >= count:
+                return True
+            if exited:
+                raise AssertionError(
+                    f"exited with status {self.proc.returncode} before logging {count} x "
+                    f"{text!r}:\n{self.stderr()}"
+                )
+            return False
+
+        return wait_for(found, timeout, lambda: f"{count} x {text!r} in the log:\n{self.stderr()}")
 
     def wait_ready(self, timeout=20):
         self.wait_line(f"All {self.workers_count} workers ready", timeout)

@@ -5,7 +5,6 @@ service_down_time 3 s; the registry is SQLite, PostgreSQL, MariaDB or
 Redis, or a private PostgreSQL cluster that is stopped under the service.
 """
 
-import datetime
 import json
 import os
 import signal
@@ -128,12 +127,10 @@ def test_disable_enable_force_down_and_delete_show_in_the_listing(launch):
         assert listed_as(service, state="up", forced_down=False) is not None
 
         # Deleted while running: the next heartbeat registers it again, afresh.
-        before = api.get(host, BINARY).report_count
+        deleted = utcnow()
         manage(service, "service", "delete", host, BINARY)
-        entry = wait_for(
-            lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, "registered again"
-        )
-        assert entry["report_count"] < before
+        wait_for(lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, "registered again")
+        assert api.get(host, BINARY).created_at > deleted
 
         kill_everything(service, workers)
         manage(service, "service", "delete", host, BINARY)
@@ -174,11 +171,6 @@ def test_registry_outage_under_a_running_service(postgres_cluster, launch):
             assert client.call("describe", timeout=5)["host"] == host
         service.wait_line(f"Heartbeat of {BINARY} on {host} reached", timeout=5, count=2)
         assert listed_as(service, state="up") is not None
-        # Reports came back after a gap longer than service_down_time.
-        record = api.get(host, BINARY)
-        assert record.last_seen_up - record.created_at > datetime.timedelta(
-            seconds=SERVICE_DOWN_TIME
-        )
     finally:
         api.close()
 

@@ -259,6 +259,33 @@ def paired_ratios(results):
     return out
 
 
+PAIRED_SHOWN = [
+    ("seq_calls_per_s", "sequential calls/s"),
+    ("seq_p99_ms", "sequential p99"),
+    ("casts_per_s", "casts/s"),
+    ("conc_calls_per_s", "8 callers calls/s"),
+    ("conc_p99_ms", "8 callers p99"),
+    ("echo_1k_calls_per_s", "1 KB calls/s"),
+    ("echo_64k_calls_per_s", "64 KB calls/s"),
+]
+
+
+def print_paired(paired):
+    rows = []
+    for key, label in PAIRED_SHOWN:
+        cells = []
+        for other in ("oslo", "kombu"):
+            r = paired.get(f"svcframe/{other}", {}).get(key)
+            cells.append(f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f})" if r else "-")
+        if any(c != "-" for c in cells):
+            rows.append(f"  {label:22s}{cells[0]:>22s}{cells[1]:>22s}")
+    if rows:
+        print()
+        print("per-run ratios (svcframe run i / other run i): median (min-max)")
+        print(f"  {'':22s}{'sf/oslo':>22s}{'sf/floor':>22s}")
+        print("\n".join(rows))
+
+
 def targets(summary):
     mine, oslo = summary.get("svcframe", {}), summary.get("oslo", {})
     out = []
@@ -407,6 +434,8 @@ def main(argv=None):
     summary = {s: aggregate(r) for s, r in results.items() if r}
     rat = ratios(summary)
     print_table(summary, rat, systems, params, args.runs)
+    paired = paired_ratios(results)
+    print_paired(paired)
     tgt = targets(summary)
     if tgt:
         print()
@@ -428,7 +457,7 @@ def main(argv=None):
             "params": params,
             "summary": summary,
             "ratios": rat,
-            "paired_ratios": paired_ratios(results),
+            "paired_ratios": paired,
             "targets": tgt,
             "errors": errors,
             "results": results,

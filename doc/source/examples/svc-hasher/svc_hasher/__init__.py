@@ -1,0 +1,1 @@
+"""The hasher component: digests of data, computed by any hasher service."""

@@ -1,0 +1,63 @@
+"""The hasher on the in-process fake:// transport (--svc-transport-url for a broker)."""
+
+import hashlib
+import time
+
+import pytest
+from svcframe import messaging
+
+from svc_hasher.manager import UnknownAlgorithm
+from svc_hasher.rpcapi import HasherAPI
+
+
+def test_digest(svc_service, svc_client, svc_context):
+    svc_service("hasher")
+    api = svc_client(HasherAPI)
+    assert api.digest(svc_context, "abc") == hashlib.sha256(b"abc").hexdigest()
+    assert api.digest(svc_context, "abc", "md5") == hashlib.md5(b"abc").hexdigest()
+
+
+def test_unknown_algorithm_is_a_remote_error(svc_service, svc_client, svc_context):
+    svc_service("hasher")
+    # svc_client's clients share the test's transport, which re-raises only
+    # builtin exceptions as themselves.
+    with pytest.raises(messaging.RemoteError) as caught:
+        svc_client(HasherAPI).digest(svc_context, "abc", "nope")
+    assert caught.value.exc_type == "UnknownAlgorithm"
+
+
+def test_unknown_algorithm_is_raised_as_itself(svc_service, svc_conf, svc_context):
+    svc_service("hasher")
+    # A client that makes its own transport applies ALLOWED_REMOTE_EXMODS.
+    api = HasherAPI(conf=svc_conf)
+    try:
+        with pytest.raises(UnknownAlgorithm):
+            api.digest(svc_context, "abc", "nope")
+    finally:
+        api.transport.cleanup()
+
+
+def test_stats_come_from_the_host_asked(svc_service, svc_client, svc_context):
+    svc_service("hasher", host="node1")
+    svc_service("hasher", host="node2")
+    api = svc_client(HasherAPI)
+    assert api.stats(svc_context, "node2")["host"] == "node2"
+
+
+def test_reset_stats_reaches_every_service(svc_service, svc_client, svc_context):
+    services = [svc_service("hasher", host=host) for host in ("node1", "node2")]
+    api = svc_client(HasherAPI)
+    for _ in range(4):
+        api.digest(svc_context, "abc")
+    api.reset_stats(svc_context)  # a cast returns at once: poll for its effect
+    for service in services:
+        deadline = time.monotonic() + 5
+        while api.stats(svc_context, service.host)["digests"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert api.stats(svc_context, service.host)["digests"] == 0
+
+
+def test_default_algorithm_is_reloadable(svc_conf, svc_service, svc_client, svc_context):
+    svc_service("hasher")
+    svc_conf.set_override("default_algorithm", "md5", group="hasher")
+    assert svc_client(HasherAPI).digest(svc_context, "abc") == hashlib.md5(b"abc").hexdigest()

@@ -1,0 +1,134 @@
+"""A rolling upgrade of the workers on RabbitMQ, with ``[upgrade_levels] worker``.
+
+The deployment runs two workers: ``old1`` runs the previous release, which
+speaks worker API 1.0 only (``walkthrough_old_worker.py``), ``new1`` the
+current one (1.1: ``run_task`` takes ``progress_interval``).  Two schedulers
+place the tasks, chosen with ``svc-manage rpc call --server``: one with
+``[upgrade_levels] worker = alpha`` (1.0), as a scheduler is configured
+while old workers remain, and one without.  A task goes to the one worker
+left enabled in the service registry.  The tests run in file order: the
+last one upgrades ``old1``.
+"""
+
+import contextlib
+import os
+
+import pytest
+from walkthrough_deployment import Deployment
+
+from svcframe.conf.conductor import STALE_CHECK_SPACING
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(120)]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OLD_WORKER = os.path.join(HERE, "walkthrough_old_worker.py")
+KINDS = ["fail", "sleep", "sum"]
+WORKER = "svc-worker"
+STALE_TASK_AFTER = 3
+REFUSED_1_1 = (
+    "Rejected an RPC request: Endpoint does not support RPC version 1.1. Attempted method: run_task"
+)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    d = Deployment(tmp_path_factory.mktemp("upgrade"), "upgrade")
+    try:
+        d.conductor = d.start(
+            "conductor", d.host("control"), conductor={"stale_task_after": STALE_TASK_AFTER}
+        )
+        d.capped = d.start("scheduler", d.host("sched-capped"), upgrade_levels={"worker": "alpha"})
+        d.uncapped = d.start("scheduler", d.host("sched-new"))
+        d.wait_ready(d.conductor, d.capped, d.uncapped)
+        d.old1 = d.start("worker", d.host("old1"), script=OLD_WORKER)
+        d.new1 = d.start("worker", d.host("new1"))
+        d.wait_ready(d.old1, d.new1)
+        for scheduler in (d.capped, d.uncapped):
+            for worker in (d.old1, d.new1):
+                scheduler.wait_line(f"Worker {worker.host} announced: {', '.join(KINDS)}")
+        yield d
+    finally:
+        d.close()
+
+
+@contextlib.contextmanager
+def only(d, worker):
+    """Disable every other worker in the service registry while the block runs."""
+    others = [run.host for run in (d.old1, d.new1) if run.host != worker.host]
+    for host in others:
+        result = d.manage("service", "disable", host, WORKER)
+        assert result.returncode == 0, result.stderr
+    try:
+        yield
+    finally:
+        for host in others:
+            d.manage("service", "enable", host, WORKER)
+
+
+def serving(worker, version):
+    """How many times ``worker`` logged that it serves the worker topic at API ``version``."""
+    return worker.count(
+        f"svc-worker serving topic 'worker' as server '{worker.host}' (API {version}, "
+    )
+
+
+def run_on(d, worker, scheduler, kind="sum", params=None):
+    """Submit a task through ``scheduler`` with only ``worker`` enabled; the task, done."""
+    with only(d, worker):
+        task = d.submit(kind, params or {"numbers": [1, 2, 3]}, scheduler=scheduler.host)
+    assert task["worker_host"] == worker.host
+    done = d.wait_task(task["id"], "done")
+    worker.wait_line(f"Task {task['id']} done", timeout=5)
+    return done
+
+
+def test_capped_scheduler_runs_tasks_on_old_and_new_workers(deployment):
+    d = deployment
+    assert (serving(d.old1, "1.0"), serving(d.new1, "1.1")) == (1, 1)
+    announced = {w["host"]: w for w in d.manage_json("rpc", "call", "scheduler", "list_workers")}
+    assert {announced[w.host]["kinds"] == KINDS for w in (d.old1, d.new1)} == {True}
+
+    on_old = run_on(d, d.old1, d.capped, "sleep", {"seconds": 0.5})
+    assert (on_old["result"], on_old["progress"]) == ({"slept": 0.5}, 100)
+    on_new = run_on(d, d.new1, d.capped, "sleep", {"seconds": 0.5})
+    assert (on_new["result"], on_new["progress"]) == ({"slept": 0.5}, 100)
+
+    assert REFUSED_1_1 not in d.old1.stderr()
+    assert "Rejected an RPC request" not in d.new1.stderr()
+
+
+def test_uncapped_scheduler_sends_what_old_workers_refuse(deployment):
+    d = deployment
+    assert run_on(d, d.new1, d.uncapped)["result"] == {"sum": 6}
+
+    with only(d, d.old1):
+        task = d.submit("sum", {"numbers": [1]}, scheduler=d.uncapped.host)
+    assert (task["worker_host"], task["status"]) == (d.old1.host, "scheduled")
+    # The old worker drops the 1.1 cast; nobody reports on the task again.
+    d.old1.wait_line(REFUSED_1_1)
+    stale = d.wait_task(task["id"], "stale", timeout=STALE_CHECK_SPACING + STALE_TASK_AFTER + 5)
+    assert set(stale["seen"]) <= {"scheduled", "stale"}
+    assert (stale["worker_host"], stale["progress"], stale["result"]) == (d.old1.host, 0, None)
+    d.conductor.wait_line(f"Task {task['id']} is stale")
+    assert d.old1.count(f"Running task {task['id']}") == 0
+
+
+def test_upgraded_worker_runs_api_1_1_for_every_scheduler(deployment):
+    d = deployment
+    # Upgrade old1: the current worker replaces the old one on the same host.
+    assert d.stop(d.old1) == 0
+    d.old1 = d.start("worker", d.old1.host)
+    # Then lift the cap: the scheduler restarts with a configuration without it.
+    assert d.stop(d.capped) == 0
+    d.capped = d.start("scheduler", d.capped.host)
+    d.wait_ready(d.old1, d.capped)
+    assert serving(d.old1, "1.1") == 1
+
+    capabilities = d.manage_json(
+        "rpc", "call", "worker", "capabilities", "--server", d.old1.host, "--version", "1.1"
+    )
+    assert capabilities == {"kinds": KINDS, "api_version": "1.1"}
+    for scheduler in (d.capped, d.uncapped):
+        done = run_on(d, d.old1, scheduler, "sleep", {"seconds": 0.5})
+        assert done["result"] == {"slept": 0.5}
+    assert "Rejected an RPC request" not in d.old1.stderr()

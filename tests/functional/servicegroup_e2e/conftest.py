@@ -1,49 +1,16 @@
-"""Fixtures for the servicegroup tests end to end: svc-launch, svc-manage, each registry.
+"""Fixtures for the servicegroup tests end to end: svc-launch, svc-manage, each registry."""
 
-The running service comes from the runtime suite's harness; the registry
-backends (a private PostgreSQL schema and MariaDB database per session,
-Redis, a throw-away PostgreSQL cluster) come from the servicegroup suite's
-fixtures, loaded from their files so that both suites share one definition.
-"""
-
-import importlib.util
-import os
 import socket
-import sys
 
 import pytest
 import sqlalchemy as sa
+from sg_e2e_support import REDIS_URL, harness, outage_suite, servicegroup_suite
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FUNCTIONAL = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(FUNCTIONAL, "runtime"))
-
-from runtime_harness import (  # noqa: E402
-    RABBIT_HOST,
-    RABBIT_PORT,
-    Launch,
-    install_components,
-    unique,
-)
-
-
-def _load(name, *path):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(FUNCTIONAL, *path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_servicegroup = _load("servicegroup_suite_conftest", "servicegroup", "conftest.py")
-_outage = _load("servicegroup_suite_outage", "servicegroup", "test_sg_outage.py")
-
-# Fixtures reused as they are.
-postgresql_url = _servicegroup.postgresql_url
-mariadb_url = _servicegroup.mariadb_url
-redis_client = _servicegroup.redis_client
-postgres_cluster = _outage.postgres_cluster
-REDIS_URL = _servicegroup.REDIS_URL
-OUTAGE_PASSWORD = _outage.PASSWORD
+# The servicegroup suite's fixtures, reused as they are.
+postgresql_url = servicegroup_suite.postgresql_url
+mariadb_url = servicegroup_suite.mariadb_url
+redis_client = servicegroup_suite.redis_client
+postgres_cluster = outage_suite.postgres_cluster
 
 BACKENDS = ("sqlite", "postgresql", "mariadb", "redis")
 
@@ -51,14 +18,14 @@ BACKENDS = ("sqlite", "postgresql", "mariadb", "redis")
 @pytest.fixture(autouse=True)
 def _require_rabbit():
     try:
-        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close()
+        socket.create_connection((harness.RABBIT_HOST, harness.RABBIT_PORT), timeout=2).close()
     except OSError:
-        pytest.skip(f"RabbitMQ is not reachable on {RABBIT_HOST}:{RABBIT_PORT}")
+        pytest.skip(f"RabbitMQ is not reachable on {harness.RABBIT_HOST}:{harness.RABBIT_PORT}")
 
 
 @pytest.fixture(scope="session")
 def components_dir(tmp_path_factory):
-    return install_components(str(tmp_path_factory.mktemp("components")))
+    return harness.install_components(str(tmp_path_factory.mktemp("components")))
 
 
 @pytest.fixture
@@ -69,7 +36,7 @@ def launch(tmp_path, components_dir):
     def start(workers=2, **sections):
         directory = tmp_path / f"run{len(launched)}"
         directory.mkdir()
-        run = Launch(directory, components_dir, "conductor", workers, **sections)
+        run = harness.Launch(directory, components_dir, "conductor", workers, **sections)
         launched.append(run)
         return run.start()
 
@@ -91,7 +58,7 @@ def _delete_rows(url, host):
 def registry(request):
     """(backend, config sections, host) of a registry; the host's records go at the end."""
     backend = request.param
-    host = unique("sg-e2e-")
+    host = harness.unique("sg-e2e-")
     sections = {"database": {"connect_timeout": 3}}
     if backend in ("postgresql", "mariadb"):
         url = request.getfixturevalue(f"{backend}_url")
@@ -100,7 +67,7 @@ def registry(request):
         _delete_rows(url, host)
     elif backend == "redis":
         client = request.getfixturevalue("redis_client")
-        prefix = f"svcframe-e2e:{unique('')}"
+        prefix = f"svcframe-e2e:{harness.unique('')}"
         sections["DEFAULT"] = {"servicegroup_driver": "redis"}
         sections["servicegroup_redis"] = {"url": REDIS_URL, "key_prefix": prefix}
         yield backend, sections, host

@@ -11,8 +11,7 @@ import signal
 import time
 
 import pytest
-from conftest import OUTAGE_PASSWORD, _servicegroup
-from runtime_harness import SVC_MANAGE, alive, run_cli, wait_for
+from sg_e2e_support import OUTAGE_PASSWORD, harness, sync_schema
 
 from svcframe import servicegroup
 from svcframe.cmd.manage import load_config
@@ -21,6 +20,10 @@ from svcframe.servicegroup.record import utcnow
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(90)]
 
 BINARY = "svc-conductor"
+SVC_MANAGE = harness.SVC_MANAGE
+alive = harness.alive
+run_cli = harness.run_cli
+wait_for = harness.wait_for
 REPORT_INTERVAL = 1
 SERVICE_DOWN_TIME = 3
 
@@ -142,7 +145,7 @@ def test_disable_enable_force_down_and_delete_show_in_the_listing(launch):
 
 def test_registry_outage_under_a_running_service(postgres_cluster, launch):
     url = postgres_cluster.url
-    _servicegroup._sync_schema(url)
+    sync_schema(url)
     service = launch(database={"connection": url, "connect_timeout": 1})
     service.wait_ready()
     host = service.host

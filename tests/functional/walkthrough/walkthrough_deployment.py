@@ -5,13 +5,21 @@ control exchange of the deployment's own, one ``state_path`` (the SQLite
 service registry and tasks table), heartbeats every second -- from a config
 file of its own, written by the runtime harness's :class:`Launch`, which
 also kills, by pid, what is left of a run.  ``svc-manage`` reads a config
-file with the same options.  Host names carry a suffix unique to the
-deployment: the ``worker.<host>`` queues of two runs never meet.
+file with the same options.
+
+RabbitMQ names a topic's queue after the topic alone (``conductor``), whatever
+the exchange: services of another run on the same virtual host would consume
+this deployment's requests.  So a deployment makes a virtual host of its own
+with rabbitmqctl (which honours RABBITMQ_NODENAME) and deletes it when it is
+closed; without rabbitmqctl it falls back to the default one.  Host names
+carry a suffix unique to the deployment as well.
 """
 
 import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +42,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BOOT_TIMEOUT = 30
 TASK_TIMEOUT = 20
 FINISHED = ("done", "failed", "stale")
+
+
+def rabbitmqctl(*args):
+    """True when ``rabbitmqctl ARGS`` succeeded."""
+    command = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
+    if command is None:
+        return False
+    try:
+        result = subprocess.run([command, *args], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def create_vhost(name):
+    """``name`` once it is a virtual host guest may use, else None."""
+    if not rabbitmqctl("add_vhost", name):
+        return None
+    if not rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
+        rabbitmqctl("delete_vhost", name)
+        return None
+    return name
 
 
 def descendants(pid):
@@ -75,11 +105,12 @@ class Deployment:
         self.directory = directory
         self.suffix = uuid.uuid4().hex[:6]
         self.exchange = unique(f"{name}_")
+        self.vhost = create_vhost(self.exchange)
         self.state_path = directory / "state"
         self.runs = []
         self.options = {
             "DEFAULT": {
-                "transport_url": RABBIT_URL,
+                "transport_url": RABBIT_URL + (self.vhost or ""),
                 "control_exchange": self.exchange,
                 "state_path": self.state_path,
                 "report_interval": 1,
@@ -165,7 +196,10 @@ class Deployment:
             for run in reversed(self.runs):
                 run.close()
         finally:
-            delete_broker_entities(self.exchange, [])
+            if self.vhost is not None:
+                rabbitmqctl("delete_vhost", self.vhost)
+            else:
+                delete_broker_entities(self.exchange, [])
 
     # -- svc-manage ----------------------------------------------------------------
 

@@ -62,16 +62,50 @@ class Changes:
         return ", ".join(f"[{group or 'DEFAULT'}] {name}" for group, name in keys)
 
 
+def _read(conf, group, name):
+    return conf[group][name] if group else conf[name]
+
+
+def _invalid(conf, before, after):
+    """(option, reason) of each option the reload made unreadable."""
+    invalid = []
+    for key in sorted(after, key=lambda key: (key[0] or "", key[1])):
+        if after[key] is _UNREADABLE and before.get(key) is not _UNREADABLE:
+            group, name = key
+            try:
+                _read(conf, group, name)
+            except cfg.Error as exc:
+                invalid.append((Changes.describe([key]), str(exc)))
+    return invalid
+
+
 def reload(conf):
     """Re-read the configuration files into ``conf``.
 
+    oslo.config checks a value only when it is read, so a reload is undone
+    if it gives an option a value that cannot be read (out of range, not a
+    number, ...): applied, it would break every later read of the option in
+    the workers, or keep every new worker from starting.
+
     :returns: the :class:`Changes`, or None if the files could not be read
-        (``conf`` then keeps its values; oslo.config logged why).
+        or hold an invalid value (``conf`` then keeps its values; why is
+        logged).
     """
     before = _snapshot(conf)
+    # oslo.config has no public way back to the values before a reload:
+    # put its namespace back and drop the values it cached since.
+    previous = conf._namespace
     if not conf.reload_config_files():
         return None
-    return Changes(conf, before, _snapshot(conf))
+    after = _snapshot(conf)
+    invalid = _invalid(conf, before, after)
+    if invalid:
+        conf._namespace = previous
+        conf._ConfigOpts__cache.clear()
+        for option, reason in invalid:
+            LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
+        return None
+    return Changes(conf, before, after)
 
 
 def log_options(conf):

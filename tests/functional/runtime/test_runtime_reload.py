@@ -133,3 +133,60 @@ def test_immutable_option_restarts_the_workers_one_at_a_time_without_a_failed_ca
         ]
         + GRACEFUL_END,
     )
+
+
+def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
+    service = launch(conductor={"stale_task_after": 300})
+    workers = service.wait_ready()
+    pids = set(workers.values())
+
+    with service.client() as client:
+        with Load(lambda: client.call("describe", timeout=5)) as load:
+            load.wait_successes(50, timeout=10)
+            # Out of range, for a mutable option and for one that needs a restart.
+            service.configure(
+                DEFAULT={"executor_thread_pool_size": 0}, conductor={"stale_task_after": 0}
+            )
+            service.kill(signal.SIGHUP)
+            service.wait_line("Reload done")
+            rejected_at = time.monotonic()
+            load.wait_successes(50, timeout=10, after=rejected_at)
+            assert answered_by(load.snapshot(), stale_task_after=300) == pids
+
+            service.configure(
+                DEFAULT={"executor_thread_pool_size": 64}, conductor={"stale_task_after": 7}
+            )
+            service.kill(signal.SIGHUP)
+            wait_for(
+                lambda: answered_by(load.snapshot(), stale_task_after=7) == pids,
+                10,
+                "every worker on the corrected value",
+            )
+
+    assert load.failures() == []
+    assert service.workers() == workers
+    assert {o.result["stale_task_after"] for o in load.snapshot()} == {300, 7}
+
+    service.kill(signal.SIGTERM)
+    assert service.wait(timeout=15) == 0
+    lines = service.launcher_lines()
+    invalid = [line for line in lines if line.startswith("Invalid value of ")]
+    assert [line.split(" in the configuration files: ")[0] for line in invalid] == [
+        "Invalid value of [DEFAULT] executor_thread_pool_size",
+        "Invalid value of [conductor] stale_task_after",
+    ]
+    assert all(line.endswith("Should be greater than or equal to 1") for line in invalid)
+    assert_sequence(
+        [line for line in lines if not line.startswith("Invalid value of ")],
+        BOOT
+        + [
+            "Caught SIGHUP, reloading the configuration",
+            "Could not read the configuration files, keeping the current configuration",
+            "Reload done, 4/4 workers ready",
+            "Caught SIGHUP, reloading the configuration",
+            "Mutable options changed, applying them in every worker: [conductor] stale_task_after",
+            {f"Worker {n} (pid N) applied the new configuration" for n in range(1, 5)},
+            "Reload done, 4/4 workers ready",
+        ]
+        + GRACEFUL_END,
+    )

@@ -29,6 +29,34 @@ _CLAIMED = "claimed"
 
 
 class _Channel(filesystem.Channel):
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        # kombu creates a new bindings file with open("wb"): two processes
+        # binding to a new exchange at once both truncate it, and the first
+        # binding is lost (that server never sees a fanout).  Create without
+        # truncating, then read-modify-write under the lock.
+        path = self._exchange_file(exchange)
+        binding = [routing_key or "", pattern or "", queue or ""]
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+b") as f:
+            filesystem.lock(f, filesystem.LOCK_EX)
+            try:
+                content = f.read()
+                bindings = json.loads(content) if content.strip() else []
+                if binding not in bindings:
+                    bindings.insert(0, binding)
+                    f.seek(0)
+                    f.write(json.dumps(bindings).encode("utf-8"))
+                    f.truncate()
+            finally:
+                filesystem.unlock(f)
+
+    def get_table(self, exchange):
+        try:
+            return super().get_table(exchange)
+        except ValueError:
+            # Read between a create and the first write of the bindings file.
+            return []
+
     def _put(self, queue, payload, **kwargs):
         name = f"{int(round(time.monotonic() * 1000)):015d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)

@@ -21,6 +21,7 @@ from svcframe.conf import messaging as messaging_conf
 from svcframe.conf import rabbit as rabbit_conf
 from svcframe.conf import service as service_conf
 from svcframe.conf import servicegroup as servicegroup_conf
+from svcframe.conf import upgrade_levels
 from svcframe.launcher import ServiceBase, launch
 from svcframe.manager import ManagerAccessPolicy
 from svcframe.periodic import PeriodicRunner
@@ -31,11 +32,18 @@ LOG = logging.getLogger(__name__)
 
 
 def register_opts(conf):
-    """Register every option a Service reads on ``conf``."""
+    """Register every option a Service reads on ``conf``.
+
+    That includes ``[upgrade_levels]`` for every installed component: the
+    clients that read them are built in the workers, but the master must
+    know them to notice, on SIGHUP, that a version cap changed.
+    """
     messaging_conf.register_opts(conf)
     rabbit_conf.register_opts(conf)
     service_conf.register_opts(conf)
     servicegroup_conf.register_opts(conf)
+    for name in ("baseapi", *components.names()):
+        upgrade_levels.register_component(conf, name)
 
 
 class Service(ServiceBase):

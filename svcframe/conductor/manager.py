@@ -1,6 +1,6 @@
 """Conductor's server side: it owns the tasks table.
 
-API history lives in doc/components.md; the version is ``target.version``.
+Its API versions are listed in doc/source/components.rst.
 """
 
 import logging

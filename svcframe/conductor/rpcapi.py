@@ -1,9 +1,6 @@
 """Conductor's client side: the stubs other components call.
 
-API versions (the manager's ``target.version``):
-
-* 1.0 - describe
-* 1.1 - create_task, get_task, list_tasks, update_task
+Its API versions are listed in doc/source/components.rst.
 """
 
 from svcframe.rpcapi import RPCAPI

@@ -1,8 +1,6 @@
 """Scheduler's client side.
 
-API versions (the manager's ``target.version``):
-
-* 1.0 - announce (fanout), submit_task, list_workers
+Its API versions are listed in doc/source/components.rst.
 """
 
 from svcframe.rpcapi import RPCAPI

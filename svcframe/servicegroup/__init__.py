@@ -1,10 +1,12 @@
 """Which services are alive: heartbeats, up/down state and service administration.
 
-api = servicegroup.API(conf)
-membership = api.join(host, "svc-conductor", topic="conductor")
-...
-api.get_up_hosts("svc-conductor")     # where prepare(server=host) may go
-membership.stop()
+::
+
+    api = servicegroup.API(conf)
+    membership = api.join(host, "svc-conductor", topic="conductor")
+    ...
+    api.get_up_hosts("svc-conductor")     # where prepare(server=host) may go
+    membership.stop()
 """
 
 from svcframe.servicegroup.api import API

@@ -7,7 +7,10 @@ from oslo_config import cfg
 
 from svcframe import components, messaging
 from svcframe import service as service_module
+from svcframe.conf import conductor as conductor_conf
 from svcframe.conf import database as database_conf
+from svcframe.conf import scheduler as scheduler_conf
+from svcframe.conf import worker as worker_conf
 
 __all__ = ["ServiceRunner", "make_test_conf", "DEFAULT_TRANSPORT_URL", "TRANSPORT_URL_ENV"]
 
@@ -24,6 +27,8 @@ def make_test_conf(state_path, transport_url=None, **overrides):
     conf = cfg.ConfigOpts()
     service_module.register_opts(conf)
     database_conf.register_opts(conf)
+    for component_conf in (conductor_conf, scheduler_conf, worker_conf):
+        component_conf.register_opts(conf)
     conf([], project="svcframe", default_config_files=[], default_config_dirs=[])
     url = transport_url or os.environ.get(TRANSPORT_URL_ENV) or DEFAULT_TRANSPORT_URL
     conf.set_override("transport_url", url)
@@ -36,7 +41,13 @@ def make_test_conf(state_path, transport_url=None, **overrides):
     conf.set_override("periodic_fuzzy_delay", 0)
     for key, value in overrides.items():
         group, _, name = key.rpartition("__")
-        conf.set_override(name, value, group=group or None)
+        try:
+            conf.set_override(name, value, group=group or None)
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError) as exc:
+            raise ValueError(
+                f"{key}={value!r}: {exc}. A component's own options exist once it registers "
+                "them: call its register_opts(conf) first, or set_override() after starting it."
+            ) from None
     return conf
 
 

@@ -1,6 +1,6 @@
 """Worker's server side: runs tasks and reports their progress to the conductor.
 
-API history lives in worker/rpcapi.py; the version is ``target.version``.
+Its API versions are listed in doc/source/components.rst.
 """
 
 import logging

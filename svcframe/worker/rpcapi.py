@@ -1,9 +1,6 @@
 """Worker's client side: the stubs the scheduler calls.
 
-API versions (the manager's ``target.version``):
-
-* 1.0 - run_task(task)
-* 1.1 - run_task(task, progress_interval), capabilities()
+Its API versions are listed in doc/source/components.rst.
 """
 
 from svcframe.rpcapi import RPCAPI

@@ -47,3 +47,12 @@ def test_each_test_gets_its_own_exchange_and_state(svc_conf, tmp_path):
     assert svc_conf.control_exchange.startswith("svctest_")
     assert svc_conf.state_path == str(tmp_path / "state")
     assert svc_conf.transport_url == "fake://"
+
+
+def test_make_test_conf_takes_overrides_of_any_registered_group(tmp_path):
+    from svcframe.testing import make_test_conf
+
+    conf = make_test_conf(tmp_path, conductor__workers=3, report_interval=2)
+    assert conf.conductor.workers == 3 and conf.report_interval == 2
+    with pytest.raises(ValueError, match="billing__greeting"):
+        make_test_conf(tmp_path, billing__greeting="hi")

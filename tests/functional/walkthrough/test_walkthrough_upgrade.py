@@ -7,11 +7,12 @@ place the tasks, chosen with ``svc-manage rpc call --server``: one with
 ``[upgrade_levels] worker = alpha`` (1.0), as a scheduler is configured
 while old workers remain, and one without.  A task goes to the one worker
 left enabled in the service registry.  The tests run in file order: the
-last one upgrades ``old1``.
+last one upgrades ``old1`` and lifts the cap.
 """
 
 import contextlib
 import os
+import signal
 
 import pytest
 from walkthrough_deployment import Deployment
@@ -113,12 +114,22 @@ def test_uncapped_scheduler_sends_what_old_workers_refuse(deployment):
     assert d.old1.count(f"Running task {task['id']}") == 0
 
 
-def test_upgraded_worker_runs_api_1_1_for_every_scheduler(deployment):
+def test_a_restart_lifts_the_cap_and_the_upgraded_worker_runs_api_1_1(deployment):
     d = deployment
+    # SIGHUP does not lift the cap: [upgrade_levels] options are not mutable.
+    refused = d.old1.count(REFUSED_1_1)
+    d.capped.config.pop("upgrade_levels")
+    d.capped.configure()
+    d.capped.kill(signal.SIGHUP)
+    d.capped.wait_line("Reload done")
+    assert d.capped.count("Ignoring change to immutable option upgrade_levels.worker") == 1
+    assert run_on(d, d.old1, d.capped)["result"] == {"sum": 6}
+    assert d.old1.count(REFUSED_1_1) == refused
+
     # Upgrade old1: the current worker replaces the old one on the same host.
     assert d.stop(d.old1) == 0
     d.old1 = d.start("worker", d.old1.host)
-    # Then lift the cap: the scheduler restarts with a configuration without it.
+    # Then restart the scheduler, which reads its configuration without the cap.
     assert d.stop(d.capped) == 0
     d.capped = d.start("scheduler", d.capped.host)
     d.wait_ready(d.old1, d.capped)

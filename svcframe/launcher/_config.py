@@ -4,7 +4,7 @@ import logging
 
 from oslo_config import cfg
 
-__all__ = ["Changes", "check_restart_method", "log_options", "reload"]
+__all__ = ["Changes", "check_restart_method", "clear_cache", "log_options", "reload"]
 
 LOG = logging.getLogger("svcframe.launcher")
 
@@ -62,6 +62,12 @@ class Changes:
         return ", ".join(f"[{group or 'DEFAULT'}] {name}" for group, name in keys)
 
 
+def clear_cache(conf):
+    """Forget the option values ``conf`` cached; the next reads see its namespaces."""
+    # oslo.config has no public method that only does this.
+    conf._ConfigOpts__cache.clear()
+
+
 def _read(conf, group, name):
     return conf[group][name] if group else conf[name]
 
@@ -93,7 +99,7 @@ def reload(conf):
     """
     before = _snapshot(conf)
     # oslo.config has no public way back to the values before a reload:
-    # put its namespace back and drop the values it cached since.
+    # put its namespace back and forget the values it cached since.
     previous = conf._namespace
     if not conf.reload_config_files():
         return None
@@ -101,7 +107,7 @@ def reload(conf):
     invalid = _invalid(conf, before, after)
     if invalid:
         conf._namespace = previous
-        conf._ConfigOpts__cache.clear()
+        clear_cache(conf)
         for option, reason in invalid:
             LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
         return None

@@ -4,6 +4,7 @@ import logging
 import signal
 import threading
 
+from svcframe.launcher import _config
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
 from svcframe.launcher._signals import WAKE, SignalManager, signal_name
 
@@ -95,6 +96,10 @@ class Runner:
     def reload(self):
         """Apply the configuration files as they are now (SIGHUP)."""
         self.conf.mutate_config_files()
+        # oslo.config empties its value cache before it re-reads the files,
+        # not after: a request thread reading an option meanwhile caches the
+        # old value, which then outlives the reload until the next one.
+        _config.clear_cache(self.conf)
         self.service.reset()
 
     def timeout(self):

@@ -160,7 +160,9 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
             wait_for(
                 lambda: answered_by(load.snapshot(), stale_task_after=7) == pids,
                 10,
-                "every worker on the corrected value",
+                lambda: (
+                    f"every worker on 7; last calls: {load.snapshot()[-8:]}\n{service.stderr()}"
+                ),
             )
 
     assert load.failures() == []

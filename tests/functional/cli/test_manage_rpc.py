@@ -62,6 +62,7 @@ def test_call_prints_the_result_as_a_table(conductor):
 
 def test_call_with_json_output_round_trips(conductor):
     result = svc_manage(conductor, "rpc", "call", "conductor", "describe", "--format", "json")
+    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["host"] == "node1"
 
 

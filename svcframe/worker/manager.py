@@ -57,7 +57,11 @@ class WorkerManager(Manager):
         if function is None:
             LOG.error("Task %s: unknown kind %r", task_id, kind)
             self.conductor.update_task(
-                context, task_id, status="failed", error=f"unknown task kind {kind!r}"
+                context,
+                task_id,
+                status="failed",
+                worker_host=self.host,
+                error=f"unknown task kind {kind!r}",
             )
             return
         LOG.info("Running task %s (%s)", task_id, kind)
@@ -74,9 +78,16 @@ class WorkerManager(Manager):
             result = function(task.get("params") or {}, report)
         except Exception as exc:
             LOG.warning("Task %s failed: %s", task_id, exc)
-            self.conductor.update_task(context, task_id, status="failed", error=str(exc))
+            self.conductor.update_task(
+                context, task_id, status="failed", worker_host=self.host, error=str(exc)
+            )
             return
-        self.conductor.update_task(context, task_id, status="done", progress=100, result=result)
+        # The final update names the host too: updates are casts the conductor
+        # may apply out of order, and once the task is finished it drops the
+        # late "scheduled" and "running" ones, which carry worker_host.
+        self.conductor.update_task(
+            context, task_id, status="done", progress=100, result=result, worker_host=self.host
+        )
         LOG.info("Task %s done", task_id)
 
     def capabilities(self, context):

@@ -3,11 +3,11 @@
 The deployment runs two workers: ``old1`` runs the previous release, which
 speaks worker API 1.0 only (``walkthrough_old_worker.py``), ``new1`` the
 current one (1.1: ``run_task`` takes ``progress_interval``).  Two schedulers
-place the tasks, chosen with ``svc-manage rpc call --server``: one with
-``[upgrade_levels] worker = alpha`` (1.0), as a scheduler is configured
-while old workers remain, and one without.  A task goes to the one worker
+place the tasks, chosen with ``svc-manage rpc call --server``: one (two
+processes) with ``[upgrade_levels] worker = alpha`` (1.0), as schedulers
+are configured while old workers remain, and one without.  A task goes to the one worker
 left enabled in the service registry.  The tests run in file order: the
-last one upgrades ``old1`` and lifts the cap.
+last one upgrades ``old1``, then lifts the cap with SIGHUP.
 """
 
 import contextlib
@@ -26,6 +26,9 @@ OLD_WORKER = os.path.join(HERE, "walkthrough_old_worker.py")
 KINDS = ["fail", "sleep", "sum"]
 WORKER = "svc-worker"
 STALE_TASK_AFTER = 3
+# A current worker reports progress only when run_task 1.1 asks it to.
+QUIET_WORKER = {"progress_interval": 60}
+SLOW_TASK = ("sleep", {"seconds": 3})
 REFUSED_1_1 = (
     "Rejected an RPC request: Endpoint does not support RPC version 1.1. Attempted method: run_task"
 )
@@ -38,15 +41,20 @@ def deployment(tmp_path_factory):
         d.conductor = d.start(
             "conductor", d.host("control"), conductor={"stale_task_after": STALE_TASK_AFTER}
         )
-        d.capped = d.start("scheduler", d.host("sched-capped"), upgrade_levels={"worker": "alpha"})
+        d.capped = d.start(
+            "scheduler", d.host("sched-capped"), workers=2, upgrade_levels={"worker": "alpha"}
+        )
         d.uncapped = d.start("scheduler", d.host("sched-new"))
         d.wait_ready(d.conductor, d.capped, d.uncapped)
         d.old1 = d.start("worker", d.host("old1"), script=OLD_WORKER)
-        d.new1 = d.start("worker", d.host("new1"))
+        d.new1 = d.start("worker", d.host("new1"), worker=QUIET_WORKER)
         d.wait_ready(d.old1, d.new1)
         for scheduler in (d.capped, d.uncapped):
             for worker in (d.old1, d.new1):
-                scheduler.wait_line(f"Worker {worker.host} announced: {', '.join(KINDS)}")
+                scheduler.wait_line(
+                    f"Worker {worker.host} announced: {', '.join(KINDS)}",
+                    count=scheduler.workers_count,
+                )
         yield d
     finally:
         d.close()
@@ -73,10 +81,10 @@ def serving(worker, version):
     )
 
 
-def run_on(d, worker, scheduler, kind="sum", params=None):
+def run_on(d, worker, scheduler, kind="sum", params=None, progress_interval=None):
     """Submit a task through ``scheduler`` with only ``worker`` enabled; the task, done."""
     with only(d, worker):
-        task = d.submit(kind, params or {"numbers": [1, 2, 3]}, scheduler=scheduler.host)
+        task = d.submit(kind, params or {"numbers": [1, 2, 3]}, scheduler.host, progress_interval)
     assert task["worker_host"] == worker.host
     done = d.wait_task(task["id"], "done")
     worker.wait_line(f"Task {task['id']} done", timeout=5)
@@ -114,32 +122,40 @@ def test_uncapped_scheduler_sends_what_old_workers_refuse(deployment):
     assert d.old1.count(f"Running task {task['id']}") == 0
 
 
-def test_a_restart_lifts_the_cap_and_the_upgraded_worker_runs_api_1_1(deployment):
+def test_upgraded_worker_then_sighup_lifts_the_cap(deployment):
     d = deployment
-    # SIGHUP does not lift the cap: [upgrade_levels] options are not mutable.
-    refused = d.old1.count(REFUSED_1_1)
+    # Upgrade old1: the current worker replaces the old one on the same host.
+    assert d.stop(d.old1) == 0
+    d.old1 = d.start("worker", d.old1.host, worker=QUIET_WORKER)
+    d.wait_ready(d.old1)
+    assert serving(d.old1, "1.1") == 1
+    # The capped scheduler still sends run_task 1.0, which the current worker runs
+    # too, without progress_interval: no progress is reported until the end.
+    capped = run_on(d, d.old1, d.capped, *SLOW_TASK, progress_interval=0.1)
+    assert capped["result"] == {"slept": SLOW_TASK[1]["seconds"]}
+    assert "running" in capped["seen"], capped
+    assert set(capped["progress_seen"]) <= {0, 100}, capped
+
+    # Lift the cap: the option needs a restart, so on SIGHUP the master
+    # replaces its workers one at a time.
     d.capped.config.pop("upgrade_levels")
     d.capped.configure()
     d.capped.kill(signal.SIGHUP)
-    d.capped.wait_line("Reload done")
-    assert d.capped.count("Ignoring change to immutable option upgrade_levels.worker") == 1
-    assert run_on(d, d.old1, d.capped)["result"] == {"sum": 6}
-    assert d.old1.count(REFUSED_1_1) == refused
-
-    # Upgrade old1: the current worker replaces the old one on the same host.
-    assert d.stop(d.old1) == 0
-    d.old1 = d.start("worker", d.old1.host)
-    # Then restart the scheduler, which reads its configuration without the cap.
-    assert d.stop(d.capped) == 0
-    d.capped = d.start("scheduler", d.capped.host)
-    d.wait_ready(d.old1, d.capped)
-    assert serving(d.old1, "1.1") == 1
+    d.capped.wait_line("Reload done, 2/2 workers ready", timeout=30)
+    assert (
+        d.capped.count(
+            "Restarting workers one at a time: options that need a restart changed: "
+            "[upgrade_levels] worker"
+        )
+        == 1
+    )
 
     capabilities = d.manage_json(
         "rpc", "call", "worker", "capabilities", "--server", d.old1.host, "--version", "1.1"
     )
     assert capabilities == {"kinds": KINDS, "api_version": "1.1"}
-    for scheduler in (d.capped, d.uncapped):
-        done = run_on(d, d.old1, scheduler, "sleep", {"seconds": 0.5})
-        assert done["result"] == {"slept": 0.5}
+    # run_task 1.1 now: progress_interval reaches the worker, which reports as asked.
+    uncapped = run_on(d, d.old1, d.capped, *SLOW_TASK, progress_interval=0.1)
+    assert [p for p in uncapped["progress_seen"] if 0 < p < 100], uncapped
+    assert run_on(d, d.old1, d.uncapped)["result"] == {"sum": 6}
     assert "Rejected an RPC request" not in d.old1.stderr()

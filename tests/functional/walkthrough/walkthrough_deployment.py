@@ -223,17 +223,19 @@ class Deployment:
             interval=0.2,
         )
 
-    def submit_command(self, kind, params=None, scheduler=None):
+    def submit_command(self, kind, params=None, scheduler=None, progress_interval=None):
         args = ["rpc", "call", "scheduler", "submit_task", "--arg", f"kind={kind}"]
         if params is not None:
             args += ["--arg", f"params={json.dumps(params)}"]
+        if progress_interval is not None:
+            args += ["--arg", f"progress_interval={progress_interval}"]
         if scheduler is not None:
             args += ["--server", scheduler]
         return args
 
-    def submit(self, kind, params=None, scheduler=None):
+    def submit(self, kind, params=None, scheduler=None, progress_interval=None):
         """The task, as ``svc-manage rpc call scheduler submit_task`` returns it."""
-        return self.manage_json(*self.submit_command(kind, params, scheduler))
+        return self.manage_json(*self.submit_command(kind, params, scheduler, progress_interval))
 
     def submit_all(self, kind, params_list, scheduler=None):
         """Submit one task per item of ``params_list``, several svc-manage at a time."""
@@ -246,13 +248,19 @@ class Deployment:
         )
 
     def wait_task(self, task_id, status, timeout=TASK_TIMEOUT):
-        """Poll the task until it has ``status``; fail at once if it finishes otherwise."""
-        seen = []
+        """Poll the task until it has ``status``; fail at once if it finishes otherwise.
+
+        The task comes back with ``seen``, the statuses the polls saw, and
+        ``progress_seen``, the progress values.
+        """
+        seen, progress_seen = [], []
 
         def reached():
             task = self.get_task(task_id)
             if not seen or seen[-1] != task["status"]:
                 seen.append(task["status"])
+            if not progress_seen or progress_seen[-1] != task["progress"]:
+                progress_seen.append(task["progress"])
             if task["status"] == status:
                 return task
             assert task["status"] not in FINISHED, f"task {task_id} went {seen}: {task}"
@@ -260,6 +268,7 @@ class Deployment:
 
         task = wait_for(reached, timeout, lambda: f"task {task_id} {status}; went {seen}", 0.1)
         task["seen"] = seen
+        task["progress_seen"] = progress_seen
         return task
 
     def wait_tasks(self, task_ids, status, timeout=TASK_TIMEOUT):

@@ -4,7 +4,7 @@ import logging
 
 from oslo_config import cfg
 
-__all__ = ["Changes", "check_restart_method", "clear_cache", "log_options", "reload"]
+__all__ = ["Changes", "check_restart_method", "clear_cache", "log_options", "mutate", "reload"]
 
 LOG = logging.getLogger("svcframe.launcher")
 
@@ -112,6 +112,31 @@ def reload(conf):
             LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
         return None
     return Changes(conf, before, after)
+
+
+def mutate(conf):
+    """``conf.mutate_config_files()``, undone if a mutable option gets an invalid value.
+
+    Also forgets the values oslo.config cached while it re-read the files:
+    it empties its cache before reading them, not after, so a request
+    thread reading an option meanwhile caches the old value, which would
+    otherwise outlive the reload.
+
+    :returns: (option, reason) of each invalid value, logged; empty if the
+        new values apply.
+    """
+    before = _snapshot(conf)
+    # oslo.config has no public way back to the values before a mutation.
+    previous = conf._mutable_ns
+    conf.mutate_config_files()
+    clear_cache(conf)
+    invalid = _invalid(conf, before, _snapshot(conf))
+    if invalid:
+        conf._mutable_ns = previous
+        clear_cache(conf)
+        for option, reason in invalid:
+            LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
+    return invalid
 
 
 def log_options(conf):

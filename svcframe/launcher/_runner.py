@@ -94,12 +94,14 @@ class Runner:
         self.signals.wake()
 
     def reload(self):
-        """Apply the configuration files as they are now (SIGHUP)."""
-        self.conf.mutate_config_files()
-        # oslo.config empties its value cache before it re-reads the files,
-        # not after: a request thread reading an option meanwhile caches the
-        # old value, which then outlives the reload until the next one.
-        _config.clear_cache(self.conf)
+        """Apply the configuration files as they are now (SIGHUP).
+
+        A file that gives an option an invalid value is not applied: the
+        current configuration stays, and ``reset()`` is not called.
+        """
+        if _config.mutate(self.conf):
+            LOG.error("Keeping the current configuration")
+            return
         self.service.reset()
 
     def timeout(self):

@@ -192,3 +192,35 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
         ]
         + GRACEFUL_END,
     )
+
+
+def test_one_worker_rejects_an_invalid_value_and_applies_a_valid_one(launch):
+    service = launch(workers=1, conductor={"stale_task_after": 300})
+    service.wait_line("Service ready", timeout=20)
+
+    with service.client() as client:
+        assert client.call("describe")["stale_task_after"] == 300
+        service.configure(conductor={"stale_task_after": 0})
+        service.kill(signal.SIGHUP)
+        service.wait_line("Reload done")
+        assert client.call("describe")["stale_task_after"] == 300
+
+        service.configure(conductor={"stale_task_after": 9})
+        service.kill(signal.SIGHUP)
+        service.wait_line("Reload done", count=2)
+        assert client.call("describe")["stale_task_after"] == 9
+
+    service.kill(signal.SIGTERM)
+    assert service.wait(timeout=15) == 0
+    lines = [line.split(": Value for option")[0] for line in service.launcher_lines("main")]
+    assert lines == [
+        "Service ready",
+        "Caught SIGHUP, applying the new configuration",
+        "Invalid value of [conductor] stale_task_after in the configuration files",
+        "Keeping the current configuration",
+        "Reload done",
+        "Caught SIGHUP, applying the new configuration",
+        "Reload done",
+        "Caught SIGTERM, stopping the service",
+        "Service stopped, exiting with status 0",
+    ]

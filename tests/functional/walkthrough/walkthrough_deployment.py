@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -197,7 +198,11 @@ class Deployment:
                 run.close()
         finally:
             if self.vhost is not None:
-                rabbitmqctl("delete_vhost", self.vhost)
+                # A broker restarting under the tests refuses it for a moment.
+                for _ in range(3):
+                    if rabbitmqctl("delete_vhost", self.vhost):
+                        break
+                    time.sleep(2)
             else:
                 delete_broker_entities(self.exchange, [])
 

@@ -2,12 +2,13 @@
 
 The deployment runs two workers: ``old1`` runs the previous release, which
 speaks worker API 1.0 only (``walkthrough_old_worker.py``), ``new1`` the
-current one (1.1: ``run_task`` takes ``progress_interval``).  Two schedulers
-place the tasks, chosen with ``svc-manage rpc call --server``: one (two
-processes) with ``[upgrade_levels] worker = alpha`` (1.0), as schedulers
-are configured while old workers remain, and one without.  A task goes to the one worker
-left enabled in the service registry.  The tests run in file order: the
-last one upgrades ``old1``, then lifts the cap with SIGHUP.
+current one (1.1: ``run_task`` takes ``progress_interval``).  Two
+schedulers place the tasks, chosen with ``svc-manage rpc call --server``:
+one (two processes) with ``[upgrade_levels] worker = alpha`` (1.0), as
+schedulers are configured while old workers remain, and one without.  A
+task goes to the one worker left enabled in the service registry.  The
+tests run in file order: the last one upgrades ``old1``, then lifts the cap
+with SIGHUP.
 """
 
 import contextlib

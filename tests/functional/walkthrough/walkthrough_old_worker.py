@@ -18,7 +18,7 @@ __all__ = ["OldWorkerManager"]
 
 
 class OldWorkerManager(WorkerManager):
-    """API 1.0: ``run_task(task)``, without progress_interval (and no ``capabilities`` call)."""
+    """API 1.0: ``run_task(task)``, without progress_interval; 1.1 calls are refused."""
 
     target = messaging.Target(version="1.0")
 

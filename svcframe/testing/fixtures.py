@@ -93,5 +93,5 @@ class ServiceRunner:
             self.stop(self._services[-1])
 
 
-def transport_for(conf):
-    return messaging.get_rpc_transport(conf)
+def transport_for(conf, allowed_remote_exmods=None):
+    return messaging.get_rpc_transport(conf, allowed_remote_exmods=allowed_remote_exmods)

@@ -45,12 +45,25 @@ def svc_service(svc_conf):
 
 @pytest.fixture
 def svc_client(svc_conf, svc_transport):
-    """Build a component client (an RPCAPI subclass) on the test's transport."""
+    """Build a component client (an RPCAPI subclass) on the test's transport.
+
+    A client whose class lists ALLOWED_REMOTE_EXMODS gets a transport of its
+    own that allows them, so the component's exceptions arrive as themselves.
+    """
+    own_transports = []
 
     def make(api_class, **kwargs):
-        return api_class(transport=svc_transport, conf=svc_conf, **kwargs)
+        transport = svc_transport
+        allowed = getattr(api_class, "ALLOWED_REMOTE_EXMODS", None)
+        if allowed and "transport" not in kwargs:
+            transport = transport_for(svc_conf, allowed)
+            own_transports.append(transport)
+        kwargs.setdefault("transport", transport)
+        return api_class(conf=svc_conf, **kwargs)
 
-    return make
+    yield make
+    for transport in own_transports:
+        transport.cleanup()
 
 
 @pytest.fixture

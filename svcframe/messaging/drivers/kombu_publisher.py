@@ -68,8 +68,10 @@ class Publisher:
         self._next_tag = 1
         self._returned = []
         self._nacked = []
-        self._reply_retries = []  # (due, Outgoing, first_failure)
+        self._reply_retries = []  # (due, Outgoing): returned replies and casts to send again
         self._reply_retry_started = {}
+        self._connections = 0
+        self._reconnected_at = None
         self._obsolete_reply_queues = {}
         self._closed = False
         self._wakeup = threading.Event()
@@ -191,6 +193,9 @@ class Publisher:
             channel.confirm_select()
         self._conn, self._channel = conn, channel
         self._errors = connection_errors(conn)
+        self._connections += 1
+        if self._connections > 1:
+            self._reconnected_at = time.monotonic()
         self._declared = set()
         self._next_tag = 1
         pending = list(self._unconfirmed.values())
@@ -294,6 +299,10 @@ class Publisher:
                     f"the broker could not route the call ({reason})"
                 ),
             )
+        elif self._just_reconnected():
+            # After a broker restart the servers re-declare their (transient)
+            # queues a moment after we reconnect: send the cast again then.
+            self._schedule_cast_retry(exchange, routing_key, body, inner)
         else:
             LOG.warning(
                 "A cast of %r to %r (exchange %r) was dropped: no queue is bound to it",
@@ -301,6 +310,44 @@ class Publisher:
                 routing_key,
                 exchange,
             )
+
+    def _just_reconnected(self):
+        since = self._reconnected_at
+        return (
+            since is not None
+            and time.monotonic() - since < self.driver.missing_consumer_retry_timeout
+        )
+
+    def _schedule_cast_retry(self, exchange, routing_key, body, inner):
+        key = (routing_key, inner.get("_unique_id"))
+        now = time.monotonic()
+        first = self._reply_retry_started.setdefault(key, now)
+        if first == now:
+            LOG.info(
+                "A cast of %r to %r came back after reconnecting: sending it again until its "
+                "server is back (up to %s s)",
+                inner.get("method"),
+                routing_key,
+                self.driver.missing_consumer_retry_timeout,
+            )
+        if not self._just_reconnected():
+            del self._reply_retry_started[key]
+            LOG.warning(
+                "A cast of %r to %r (exchange %r) was dropped: no queue was bound to it "
+                "%.0f s after reconnecting",
+                inner.get("method"),
+                routing_key,
+                exchange,
+                now - self._reconnected_at,
+            )
+            return
+        if exchange.endswith("_fanout"):
+            target = self.driver.fanout_exchange(exchange[: -len("_fanout")])
+        else:
+            target = self.driver.topic_exchange(exchange)
+        outgoing = Outgoing(target, routing_key, body, True, None, "cast")
+        self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
+        self._wakeup.set()
 
     def _schedule_reply_retry(self, reply_q, body, msg_id):
         now = time.monotonic()
@@ -341,7 +388,7 @@ class Publisher:
         self._maintenance.start()
 
     def _maintain(self):
-        """Read confirms while idle, send heartbeats, retry returned replies."""
+        """Read confirms while idle, send heartbeats, re-send returned replies and casts."""
         heartbeat_every = self.driver.heartbeat_check_interval
         last_heartbeat = time.monotonic()
         while not self._closed:
@@ -376,11 +423,19 @@ class Publisher:
                 for item in self._reply_retries:
                     (due if item[0] <= now else keep).append(item)
                 self._reply_retries = keep
+                if self._reply_retry_started and not keep and not due:
+                    # Retries that succeeded leave their first-failure time behind.
+                    horizon = now - 2 * self.driver.missing_consumer_retry_timeout
+                    self._reply_retry_started = {
+                        key: t for key, t in self._reply_retry_started.items() if t > horizon
+                    }
             for _, outgoing in due:
                 try:
                     self.publish(outgoing, retry=3)
                 except exceptions.MessagingException as exc:
-                    LOG.warning("Could not re-send a reply to %s: %s", outgoing.routing_key, exc)
+                    LOG.warning(
+                        "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
+                    )
 
 
 def _peek(body):

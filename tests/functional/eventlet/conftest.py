@@ -6,7 +6,8 @@ import uuid
 
 import kombu
 import pytest
-from eventlet_harness import AMQP_URL, PEER, RABBIT_HOST, RABBIT_PORT, TRANSPORT_URL, Peer
+from eventlet_harness import AMQP_URL, PEER, RABBIT_HOST, RABBIT_PORT, TRANSPORT_URL
+from peer_process import PeerProcess
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def green_server(rabbit, tmp_path_factory):
     log = tmp_path_factory.mktemp("eventlet") / "server.stderr"
     argv = [sys.executable, PEER, "server", "--url", TRANSPORT_URL]
     argv += ["--exchange", exchange, "--topic", topic]
-    server = Peer(argv, str(log))
+    server = PeerProcess("server", argv, log)
     try:
         server.wait_ready()
         yield exchange, topic
@@ -53,7 +54,7 @@ def green_client(green_server, tmp_path):
         argv = [sys.executable, PEER, "client", "--url", TRANSPORT_URL]
         argv += ["--exchange", exchange, "--topic", topic]
         argv += ["--calls", str(calls), "--seconds", str(seconds)]
-        peer = Peer(argv, str(tmp_path / "client.stderr"))
+        peer = PeerProcess("client", argv, tmp_path / "client.stderr")
         try:
             return peer.result()
         finally:

@@ -208,28 +208,6 @@ class Example:
         return path.read_text().split() if path.exists() else None
 
 
-def line_count(expected):
-    return sum(len(item) if isinstance(item, (set, frozenset)) else 1 for item in expected)
-
-
-def assert_sequence(lines, expected, prefix=False):
-    """``lines`` matches ``expected``, whose set items may come in any order.
-
-    With ``prefix``, ``lines`` may go on after ``expected``.
-    """
-    position = 0
-    for item in expected:
-        group = sorted(item) if isinstance(item, (set, frozenset)) else [item]
-        chunk = lines[position : position + len(group)]
-        assert sorted(chunk) == group, (
-            f"at line {position}: expected {group}, got {chunk}\nall lines:\n" + "\n".join(lines)
-        )
-        position += len(group)
-    assert prefix or lines[position:] == [], "unexpected trailing lines:\n" + "\n".join(
-        lines[position:]
-    )
-
-
 def alive(pid):
     """True unless the process is gone or a zombie."""
     try:

@@ -9,7 +9,8 @@ import signal
 import time
 
 import pytest
-from launcher_harness import Example, alive, assert_sequence, cmdline, wait_for
+from launcher_harness import Example, alive, cmdline, wait_for
+from log_lines import assert_sequence
 
 pytestmark = pytest.mark.timeout(60)
 

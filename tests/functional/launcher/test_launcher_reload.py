@@ -8,10 +8,9 @@ from launcher_harness import (
     Example,
     NotifySocket,
     alive,
-    assert_sequence,
-    line_count,
     wait_for,
 )
+from log_lines import assert_sequence, line_count
 
 pytestmark = pytest.mark.timeout(60)
 

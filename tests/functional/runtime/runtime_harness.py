@@ -102,24 +102,6 @@ def write_config(path, sections):
         stream.write(text)
 
 
-def assert_sequence(lines, expected, prefix=False):
-    """``lines`` matches ``expected``; a set in ``expected`` matches its lines in any order.
-
-    With ``prefix``, ``lines`` may go on after ``expected``.
-    """
-    position = 0
-    for item in expected:
-        group = sorted(item) if isinstance(item, (set, frozenset)) else [item]
-        chunk = lines[position : position + len(group)]
-        assert sorted(chunk) == group, (
-            f"at line {position}: expected {group}, got {chunk}\nall lines:\n" + "\n".join(lines)
-        )
-        position += len(group)
-    assert prefix or lines[position:] == [], "unexpected trailing lines:\n" + "\n".join(
-        lines[position:]
-    )
-
-
 class Launch:
     """One run of ``svc-launch --binary BINARY --workers N`` on RabbitMQ."""
 

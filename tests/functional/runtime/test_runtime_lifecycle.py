@@ -12,7 +12,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from runtime_harness import Load, alive, assert_sequence, wait_for
+from log_lines import assert_sequence
+from runtime_harness import Load, alive, wait_for
 
 from svcframe.messaging import MessagingTimeout
 

@@ -4,7 +4,8 @@ import signal
 import time
 
 import pytest
-from runtime_harness import Load, alive, assert_sequence, wait_for
+from log_lines import assert_sequence
+from runtime_harness import Load, alive, wait_for
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(90)]
 

@@ -71,10 +71,7 @@ class ProcessLauncher:
     """
 
     def __init__(self, conf, restart_method="mutate", name=None):
-        if restart_method not in ("mutate", "reload"):
-            raise ValueError(
-                f"restart_method must be 'mutate' or 'reload', not: {restart_method!r}"
-            )
+        _config.check_restart_method(restart_method)
         service_opts.register_opts(conf)
         self.conf = conf
         self.restart_method = restart_method

@@ -1,22 +1,18 @@
 """Keeping passwords in registry URLs out of logs and error messages."""
 
-import re
 import urllib.parse
 
+from svcframe.messaging.transport import MASK, mask_password
+
 __all__ = ["mask_url", "scrub"]
-
-MASK = "***"
-
-# user:password@ in any URL-looking text, including the ones drivers put in
-# their own error messages.
-_USERINFO_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
 
 
 def mask_url(url):
     """``url`` with its password replaced by ***; None stays None."""
     if url is None:
         return None
-    return _USERINFO_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", str(url))
+    # The messaging layer's masking: it also copes with a password holding '/'.
+    return mask_password(str(url))
 
 
 def scrub(text, url):

@@ -12,6 +12,10 @@ from svcframe.servicegroup.urls import mask_url, scrub
             "mysql+pymysql://root:***@127.0.0.1:3306/x",
         ),
         ("redis://:secret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        (
+            "postgresql://svc:s3cr/et@db:5432/x",
+            "postgresql://svc:***@db:5432/x",
+        ),
         ("postgresql://svc@db/x", "postgresql://svc@db/x"),
         (
             "sqlite:////var/lib/svcframe/services.sqlite",

@@ -4,7 +4,8 @@ The queue and exchange flags of a mixed svcframe / oslo.messaging
 deployment are computed from these, so the defaults must stay identical
 to oslo.messaging's or the broker refuses the second declare (406).
 Any option here may be overridden in the transport URL query string
-(``rabbit://host/?ssl=1``).
+(``rabbit://host/?ssl=1``).  ``svcframe_rabbit_opts`` are svcframe's own
+additions to the group, which oslo.messaging does not have.
 """
 
 from oslo_config import cfg
@@ -180,9 +181,21 @@ rabbit_opts = [
 ]
 
 
+svcframe_rabbit_opts = [
+    cfg.BoolOpt(
+        "ssl_insecure_skip_verify",
+        default=False,
+        help="With ssl enabled, do not verify the broker's certificate at all: "
+        "no chain, no host name. Anyone on the network path can then pose as "
+        "the broker and read the credentials and every message. For tests "
+        "only; a warning is logged when a transport starts with it.",
+    ),
+]
+
+
 def register_opts(conf):
-    register_group_opts(conf, rabbit_group, rabbit_opts)
+    register_group_opts(conf, rabbit_group, rabbit_opts + svcframe_rabbit_opts)
 
 
 def list_opts():
-    return [(rabbit_group, rabbit_opts)]
+    return [(rabbit_group, rabbit_opts + svcframe_rabbit_opts)]

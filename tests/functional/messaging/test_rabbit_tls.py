@@ -5,7 +5,10 @@ to a server that was already running: a refused impostor costs nothing
 but its own attempt.
 """
 
+import json
 import logging
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -292,3 +295,106 @@ def test_turning_the_host_name_check_off_still_verifies_the_chain(
     assert_refused(rpc, topic, url, conf, "CERTIFICATE_VERIFY_FAILED", caplog)
     assert untrusted.handshakes == 0
     serving()
+
+
+BIN = os.path.dirname(sys.executable)
+
+
+class LaunchedConductor:
+    """``svc-launch --binary conductor`` over TLS, one worker, with its own exchange and state."""
+
+    def __init__(self, directory, url):
+        os.makedirs(os.path.join(directory, "state"), mode=0o700)
+        self.exchange = unique("tls_launch")
+        self.host = unique("tls-host")
+        self.config = os.path.join(directory, "svc.conf")
+        with open(self.config, "w") as f:
+            f.write(
+                f"[DEFAULT]\ntransport_url = {url}\ncontrol_exchange = {self.exchange}\n"
+                f"host = {self.host}\nstate_path = {directory}/state\n"
+                "[oslo_messaging_rabbit]\nrabbit_transient_queues_ttl = 300\n"
+                "[conductor]\nworkers = 1\n"
+            )
+        self.log = os.path.join(directory, "svc.log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                [os.path.join(BIN, "svc-launch"), "--binary", "conductor"]
+                + ["--config-file", self.config],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def wait_for(self, text, timeout=60):
+        """Wait until ``text`` is in the log; AssertionError if the process exits first."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                raise AssertionError(f"no {text!r} in the service log:\n{self.output()[-4000:]}")
+            time.sleep(0.1)
+
+    def manage(self, *args):
+        return subprocess.run(
+            [os.path.join(BIN, "svc-manage"), "--config-file", self.config, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+@pytest.fixture
+def launched(tmp_path, rabbit_admin):
+    services = []
+
+    def launch(name, url):
+        directory = tmp_path / name
+        directory.mkdir()
+        service = LaunchedConductor(str(directory), url)
+        services.append(service)
+        return service
+
+    yield launch
+    for service in services:
+        if service.proc.poll() is None:
+            service.proc.kill()
+            service.proc.wait(10)
+        # "conductor" is shared by every test's conductors: only its bindings
+        # to this exchange are ours, and they go with the exchange.
+        rabbit_admin.delete_queue(f"conductor.{service.host}")
+        rabbit_admin.delete_exchange(service.exchange)
+
+
+@pytest.mark.slow
+def test_a_launched_service_refuses_an_impostor_and_warns_when_told_to_trust_it(
+    tls_material, tls_proxy, launched
+):
+    impostor = tls_proxy(tls_material.untrusted)
+    url = f"rabbit://guest:{PASSWORD}@localhost:{impostor.port}/?ssl=1&ssl_version=tlsv1_2"
+    refused = launched("refused", url)
+    assert refused.proc.wait(60) == 3
+    output = refused.output()
+    assert "CERTIFICATE_VERIFY_FAILED" in output
+    assert "Service failed to start" in output
+    assert PASSWORD not in output
+    assert impostor.handshakes == 0
+
+    url = f"rabbit://guest:guest@localhost:{impostor.port}/?ssl=1&ssl_insecure_skip_verify=true"
+    trusting = launched("trusting", url)
+    trusting.wait_for("Service ready")
+    [warning] = [line for line in trusting.output().splitlines() if " WARNING " in line]
+    assert "does not verify the broker's certificate" in warning
+    described = trusting.manage(
+        "rpc", "call", "conductor", "describe", "--server", trusting.host, "--format", "json"
+    )
+    assert described.returncode == 0, described.stderr
+    assert json.loads(described.stdout)
+    assert "does not verify the broker's certificate" in described.stderr
+    assert trusting.stop() == 0

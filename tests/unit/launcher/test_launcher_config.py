@@ -42,7 +42,8 @@ def test_changes_are_split_by_mutability(conf):
 
 def test_unreadable_files_keep_the_current_values(conf):
     conf.path.unlink()
-    assert _config.reload(conf) is None
+    with pytest.raises(_config.ReloadFailed, match="Failed to find some config files: .*svc.conf"):
+        _config.reload(conf)
     assert conf.example.color == "red"
 
 

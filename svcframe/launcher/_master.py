@@ -153,6 +153,7 @@ class ProcessLauncher:
         os.close(self._lifeline_r)
         os.close(self._lifeline_w)
         self._board.close()
+        _generation.set_running(None, None)
 
     def _loop_once(self):
         for key, _ in self._selector.select(self._sleep_time()):

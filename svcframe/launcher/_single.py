@@ -156,6 +156,8 @@ class ServiceLauncher:
         finally:
             if runner.signals is not None:
                 runner.signals.close()
+            # The process no longer runs the service it pings for.
+            _generation.set_running(None, None)
         if status == EXIT_BOOT_ERROR:
             LOG.error("Service failed to start, exiting with status %d", status)
         else:

@@ -21,6 +21,8 @@ from svcframe.messaging import MessagingTimeout
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(150)]
 
+COMPONENT_LOGGER = "tests.functional.runtime.runtime_components"
+
 # How long the callers go on once a change is done: enough calls to reach
 # every worker many times, bounded so that the test stays short.
 SETTLE = 1.5
@@ -192,11 +194,15 @@ def test_reload_respawn_and_roll_all_serve_the_configuration_on_disk(launch, not
             stages.check("respawn after kill -9", done, "Bonjour", debug=True)
             digests.append(assert_one_configuration(service, client, 1))
 
-            # An option that needs a restart: every worker is replaced.
+            # Options that need a restart: every worker is replaced.  The
+            # new ones keep debug on, and follow the new logger levels.
             done = _reload(
                 service,
                 notify,
-                DEFAULT={"executor_thread_pool_size": 16},
+                DEFAULT={
+                    "executor_thread_pool_size": 16,
+                    "default_log_levels": f"amqp=WARN,kombu=WARN,{COMPONENT_LOGGER}=INFO",
+                },
                 greeter={"greeting": "Hola"},
             )
             rolled = stages.check("rolling restart", done, "Hola", debug=True)
@@ -233,11 +239,14 @@ def test_reload_respawn_and_roll_all_serve_the_configuration_on_disk(launch, not
     assert respawned not in rolled
     # Same files, same digest; a change, another one.
     assert digests[1] == digests[2] and len({digests[0], digests[1], digests[3]}) == 3
-    # The respawned worker logs at DEBUG, as the others do.
+    # The respawned worker logs at DEBUG, as the others do; the rolled
+    # ones follow default_log_levels, which hushes the component's logger.
+    records = service.records()
     assert any(
         pid == respawned and level == "DEBUG" and message.startswith("Greeting with 'Bonjour'")
-        for pid, _, level, _, message in service.records()
+        for pid, _, level, _, message in records
     )
+    assert not [r for r in records if r[3] == COMPONENT_LOGGER and "'Hola'" in r[4]]
 
     service.kill(signal.SIGTERM)
     assert service.wait(timeout=20) == 0

@@ -1,4 +1,4 @@
-"""What a configuration reload changed, and whether it can apply in place."""
+"""What a configuration reload changed, whether it can apply in place, and a digest of it."""
 
 import contextlib
 import hashlib

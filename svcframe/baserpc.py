@@ -1,12 +1,13 @@
 """BaseRPCAPI: the ``baseapi`` namespace every service answers, and its client.
 
-``ping`` tells that a service (any worker of it) is alive and consuming;
-``svc-manage rpc ping`` uses it.
+``ping`` tells that a service (any worker of it) is alive and consuming,
+and which configuration that worker runs; ``svc-manage rpc ping`` uses it.
 """
 
 import os
 
 from svcframe import messaging
+from svcframe.launcher import running_config
 from svcframe.rpcapi import RPCAPI
 
 __all__ = ["BaseRPCAPI", "BaseAPI", "NAMESPACE"]
@@ -24,7 +25,10 @@ class BaseRPCAPI:
         self.host = host
 
     def ping(self, context, arg):
-        return {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
+        reply = {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
+        # config_generation, config_digest, config_workers: see running_config().
+        reply.update(running_config())
+        return reply
 
 
 class BaseAPI(RPCAPI):

@@ -11,7 +11,9 @@ import logging
 
 from oslo_log import log as oslo_logging
 
-__all__ = ["get_worker_tag", "register_options", "set_worker_tag", "setup"]
+__all__ = ["get_worker_tag", "reapply", "register_options", "set_worker_tag", "setup"]
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_FORMAT = (
     "%(asctime)s.%(msecs)03d %(process)d %(svc_worker)s %(levelname)s %(name)s "
@@ -25,6 +27,8 @@ EXCEPTION_PREFIX = "%(asctime)s.%(msecs)03d %(process)d %(svc_worker)s ERROR %(n
 
 _tag = "main"
 _base_factory = None
+# (conf, product_name) of the last setup(), for reapply().
+_set_up_from = None
 
 
 def set_worker_tag(tag):
@@ -75,4 +79,36 @@ def register_options(conf):
 
 def setup(conf, product_name="svcframe"):
     """Configure the root logger from ``conf`` (once its files are parsed)."""
+    global _set_up_from
     oslo_logging.setup(conf, product_name)
+    _set_up_from = (conf, product_name)
+
+
+def reapply(conf):
+    """Configure logging again from ``conf``'s current values, after a reload.
+
+    oslo.log applies only ``debug`` and ``log_config_append`` when the
+    files are mutated; a launcher master calls this once it reloaded them,
+    so that its log, and every worker it forks later, follow the files
+    (``default_log_levels``, ``log_file``, ...).  Nothing happens unless
+    :func:`setup` set logging up from this ``conf``.  If the new settings
+    fail, the current handlers stay and the error is logged.
+    """
+    if _set_up_from is None or _set_up_from[0] is not conf:
+        return
+    root = logging.getLogger()
+    before = list(root.handlers)
+    level = root.level
+    try:
+        oslo_logging.setup(conf, _set_up_from[1])
+    except Exception as exc:  # noqa: BLE001 - a bad log setting must not stop the service
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in before:
+            root.addHandler(handler)
+        root.setLevel(level)
+        LOG.error("Could not apply the new logging options, keeping the current ones: %s", exc)
+        return
+    for handler in before:
+        if handler not in root.handlers:
+            handler.close()

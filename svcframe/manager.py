@@ -47,7 +47,11 @@ class Manager(periodic_task.PeriodicTasks):
         """Runs after the RPC server stopped and in-flight requests finished."""
 
     def reset(self):
-        """Apply a reloaded configuration (SIGHUP); mutable options already changed."""
+        """Apply a reloaded configuration; mutable options already changed.
+
+        Runs on SIGHUP, and before ``init_host()`` in a worker started after
+        a reload: read again here every option cached in ``__init__``.
+        """
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns how long until the next one is due."""

@@ -20,6 +20,8 @@ from svcframe.cmd.table import format_table
 __all__ = ["add_parser"]
 
 PING_TIMEOUT = 5.0
+# What a ping reply tells of the configuration (see svcframe.launcher.running_config).
+_CONFIG_KEYS = ("config_generation", "config_digest", "config_workers")
 EXIT_ERROR = 1
 
 
@@ -118,8 +120,19 @@ def ping_topic(conf, args):
     else:
         print(
             format_table(
-                ("Host", "Service", "PID", "Latency (ms)", "Result"),
-                [(r["host"], r["service"], r["pid"], r["latency_ms"], r["result"]) for r in rows],
+                ("Host", "Service", "PID", "Latency (ms)", "Result", "Config", "Workers on it"),
+                [
+                    (
+                        r["host"],
+                        r["service"],
+                        r["pid"],
+                        r["latency_ms"],
+                        r["result"],
+                        _config_cell(r),
+                        r["config_workers"],
+                    )
+                    for r in rows
+                ],
             )
         )
     return EXIT_ERROR if any(r["result"] != "ok" for r in rows) else 0
@@ -136,6 +149,7 @@ def _ping(api, host, timeout):
             "pid": None,
             "latency_ms": None,
             "result": _describe_error(exc, timeout),
+            **dict.fromkeys(_CONFIG_KEYS),
         }
     return {
         "host": reply.get("host") or host,
@@ -143,7 +157,16 @@ def _ping(api, host, timeout):
         "pid": reply.get("pid"),
         "latency_ms": round((time.monotonic() - started) * 1000, 2),
         "result": "ok",
+        # Services of an older release do not tell.
+        **{key: reply.get(key) for key in _CONFIG_KEYS},
     }
+
+
+def _config_cell(row):
+    """``3 5f1c9a0e``: the configuration generation and digest the worker that answered runs."""
+    if row["config_generation"] is None:
+        return None
+    return f"{row['config_generation']} {row['config_digest']}"
 
 
 def _up_hosts(conf, topic):

@@ -49,6 +49,7 @@ class Runner:
         """
         self.signals = signals or SignalManager(SIGNALS)
         try:
+            self.prepare()
             self.service.start()
         except Exception as exc:
             LOG.exception("Service failed to start")
@@ -94,15 +95,29 @@ class Runner:
         self.signals.wake()
 
     def reload(self):
-        """Apply the configuration files as they are now (SIGHUP).
+        """Apply the configuration files as they are now (SIGHUP)."""
+        try:
+            self.apply_config()
+            failure = None
+        except _config.ReloadFailed as exc:
+            failure = str(exc)
+        if failure is not None:
+            LOG.error("Reload failed, keeping the current configuration: %s", failure)
 
-        A file that gives an option an invalid value is not applied: the
-        current configuration stays, and ``reset()`` is not called.
+    def apply_config(self):
+        """Apply the mutable options of the files and call ``reset()``.
+
+        :returns: the :class:`_config.Changes`.
+        :raises _config.ReloadFailed: the files could not be read or give
+            an option an invalid value: the current configuration stays,
+            and ``reset()`` is not called.
         """
-        if _config.mutate(self.conf):
-            LOG.error("Keeping the current configuration")
-            return
+        changes = _config.mutate(self.conf)
         self.service.reset()
+        return changes
+
+    def prepare(self):
+        """Runs right before ``start()``; an exception is a boot failure."""
 
     def timeout(self):
         """Longest wait for a signal before :meth:`tick` runs; None: forever."""

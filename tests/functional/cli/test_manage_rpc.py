@@ -52,6 +52,12 @@ def test_ping_all_lists_every_up_host_with_its_latency(conductor):
     assert row["host"] == "node1" and row["service"] == "conductor" and row["result"] == "ok"
     assert row["pid"] == os.getpid()
     assert 0 < row["latency_ms"] < 5000
+    # Served without a launcher: no configuration generation to tell.
+    assert (row["config_generation"], row["config_digest"], row["config_workers"]) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_call_prints_the_result_as_a_table(conductor):

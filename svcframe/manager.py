@@ -3,8 +3,11 @@
 A component's ``manager.py`` subclasses Manager; its public methods are
 the RPC API of the component (version ``target.version``), its
 ``@periodic_task`` methods run on a timer in every worker, and the hooks
-below let it take part in the service's life cycle.  The hooks are not
-callable over RPC (see ``ManagerAccessPolicy``).
+below let it take part in the service's life cycle.  Only the functions a
+subclass defines are callable over RPC: everything Manager itself defines
+(hooks included, even when overridden), attributes such as ``conf`` and
+``host`` and ``@periodic_task`` methods are not (see
+``svcframe.messaging.dispatcher.rpc_method``).
 """
 
 from oslo_config import cfg
@@ -81,14 +84,20 @@ class Manager(periodic_task.PeriodicTasks):
                 self._periodic_last_run[name] = now
 
 
-# Everything Manager itself defines is plumbing, not API.
+# Everything Manager itself defines is plumbing, not API; the dispatcher
+# refuses these names on every Manager, whatever the access policy.
 _MANAGER_INTERNALS = frozenset(
     name for klass in Manager.__mro__ for name in vars(klass) if not name.startswith("__")
 )
+Manager._rpc_reserved_names = _MANAGER_INTERNALS
 
 
 class ManagerAccessPolicy(DefaultRPCAccessPolicy):
-    """The default policy, plus: a Manager's hooks and periodic-task plumbing are not RPC."""
+    """The default policy; a Manager's hooks and periodic-task plumbing are not RPC.
+
+    The default policy refuses them already (``Manager._rpc_reserved_names``);
+    this class stays for the code that names it.
+    """
 
     def is_allowed(self, endpoint, method):
         if isinstance(endpoint, Manager) and method in _MANAGER_INTERNALS:

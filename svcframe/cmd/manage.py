@@ -9,13 +9,15 @@ listing it in COMMAND_GROUPS.
 import argparse
 import logging
 import sys
+import traceback
 
 from oslo_config import cfg
 
 import svcframe
+from svcframe import log
 from svcframe.cmd import manage_component, manage_db, manage_rpc, manage_service
+from svcframe.masking import mask_password
 from svcframe.servicegroup.exceptions import ServiceGroupError
-from svcframe.servicegroup.urls import mask_url
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
@@ -73,22 +75,29 @@ def main(argv=None):
         level=logging.DEBUG if args.debug else logging.WARNING,
         format=f"{PROG}: %(levelname)s: %(message)s",
     )
+    log.mask_secrets()
     try:
         conf = load_config(args.config_file, args.config_dir)
         return args.handler(conf, args) or 0
     except (cfg.Error, ServiceGroupError) as exc:
         if args.debug:
-            raise
+            return _fail_with_traceback()
         return _fail(str(exc))
     except Exception as exc:
         if args.debug:
-            raise
+            return _fail_with_traceback()
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
 def _fail(message):
     first_line = (message.strip().splitlines() or ["failed"])[0]
-    print(f"{PROG}: error: {mask_url(first_line)}", file=sys.stderr)
+    print(f"{PROG}: error: {mask_password(first_line)}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def _fail_with_traceback():
+    # What the interpreter would print, with the passwords a driver's error quotes masked.
+    sys.stderr.write(mask_password(traceback.format_exc()))
     return EXIT_ERROR
 
 

@@ -56,6 +56,15 @@ messaging_opts = [
         default=False,
         help="Add an endpoint to answer to ping calls. Endpoint is named oslo_rpc_server_ping",
     ),
+    cfg.BoolOpt(
+        "rpc_send_tracebacks",
+        default=True,
+        mutable=True,
+        help="Send the server-side traceback to the caller with every failure reply. "
+        "When false, a caller gets the exception's class, module and message only: "
+        "no server file paths, source lines or chained exceptions. The traceback is "
+        "still logged on the server.",
+    ),
     cfg.StrOpt(
         "state_path",
         default=default_state_path(),

@@ -10,6 +10,8 @@ import sys
 
 import setproctitle
 
+from svcframe.masking import mask_password
+
 __all__ = ["program_name", "set_master_title", "set_single_title", "set_title", "set_worker_title"]
 
 
@@ -27,7 +29,8 @@ def program_name(service, name=None):
 
 
 def set_title(title):
-    setproctitle.setproctitle(title)
+    # Every local user can read a process title (ps, /proc/PID/cmdline).
+    setproctitle.setproctitle(mask_password(title))
 
 
 def _config(generation, digest):

@@ -142,6 +142,9 @@ class RPCServer:
                 )
         if not incoming.is_call:
             return
+        if failure is not None and not self.conf.rpc_send_tracebacks:
+            # Class, module and message only: the frames stay in this log.
+            failure = (failure[0], failure[1], None)
         try:
             if failure is None:
                 incoming.reply(result)

@@ -2,11 +2,11 @@
 
 import importlib.metadata
 import logging
-import re
 from urllib import parse
 
 from stevedore import driver as stevedore_driver
 
+from svcframe.masking import MASK, mask_password, mask_url
 from svcframe.messaging import exceptions
 
 __all__ = [
@@ -22,49 +22,6 @@ LOG = logging.getLogger(__name__)
 DRIVER_NAMESPACE = "svcframe.drivers"
 EMBEDDED_SCHEME = "embedded"
 RABBIT_GROUP = "oslo_messaging_rabbit"
-MASK = "***"
-
-# A URL's scheme and everything after '://' up to whitespace or a quote.
-# Where the authority ends is decided per match (a password may hold '/').
-_URL_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s'\"<>]+)")
-
-
-def _mask_netloc_credentials(rest):
-    at = rest.rfind("@")
-    if at < 0:
-        return rest
-    # The host list ends at the first path, query or fragment mark after
-    # the last '@'; before that, every comma-separated 'user:pass@host'
-    # has its password masked.
-    end = len(rest)
-    for mark in "/?#":
-        pos = rest.find(mark, at)
-        if pos >= 0:
-            end = min(end, pos)
-    netloc, tail = rest[:end], rest[end:]
-    masked = []
-    for host in netloc.split(","):
-        if "@" in host:
-            creds, hostname = host.rsplit("@", 1)
-            if ":" in creds:
-                user = creds.split(":", 1)[0]
-                host = f"{user}:{MASK}@{hostname}"
-        masked.append(host)
-    return ",".join(masked) + tail
-
-
-def mask_password(text):
-    """``text`` with the password of every URL in it replaced by ``***``.
-
-    Works on any string (log lines, error messages) and on URLs with
-    several comma-separated ``user:pass@host`` entries.
-    """
-    text = str(text)
-    if "://" not in text:
-        return text
-    return _URL_RE.sub(
-        lambda m: m.group("scheme") + _mask_netloc_credentials(m.group("rest")), text
-    )
 
 
 class TransportHost:
@@ -168,7 +125,7 @@ class TransportURL:
             raise exceptions.InvalidTransportURL(
                 url, f"A transport URL must be a string, not {type(url).__name__}"
             )
-        masked = mask_password(url)
+        masked = mask_url(url)
         try:
             parts = parse.urlsplit(url)
         except ValueError as exc:

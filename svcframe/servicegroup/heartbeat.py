@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 
+from svcframe.masking import mask_password
 from svcframe.servicegroup.exceptions import ServiceGroupError
 
 __all__ = ["Membership"]
@@ -77,7 +78,7 @@ class Membership:
                     self.binary,
                     self.host,
                     self._report_interval,
-                    exc,
+                    mask_password(exc),
                 )
             self._failing = True
         except Exception:

@@ -16,6 +16,7 @@ import time
 
 from svcframe import baserpc, context, messaging, servicegroup
 from svcframe.cmd.table import format_table
+from svcframe.conf import sources
 
 __all__ = ["add_parser"]
 
@@ -164,6 +165,9 @@ def call_method(conf, args):
         cctxt = _client(transport, args).prepare(server=args.server, timeout=timeout)
         try:
             result = cctxt.call(context.get_admin_context(), args.method, **kwargs)
+        except messaging.MessagingTimeout as exc:
+            # The usual cause is another transport or state than the service's.
+            return _fail(f"{_describe_error(exc, timeout, args)} {_used(conf, transport)}")
         except messaging.MessagingException as exc:
             return _fail(_describe_error(exc, timeout, args))
         except Exception as exc:  # noqa: BLE001 - a remote exception re-raised here
@@ -205,6 +209,11 @@ class _transport:
 
     def __exit__(self, *exc_info):
         self.transport.cleanup()
+
+
+def _used(conf, transport):
+    """What this command talked through, for an error a wrong config file explains."""
+    return f"(transport {transport.url}; config files: {sources.describe_files(conf)})"
 
 
 def _describe_error(exc, timeout, args=None):

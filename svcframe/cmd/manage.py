@@ -13,7 +13,14 @@ import sys
 from oslo_config import cfg
 
 import svcframe
-from svcframe.cmd import config_errors, manage_component, manage_db, manage_rpc, manage_service
+from svcframe.cmd import (
+    config_errors,
+    manage_component,
+    manage_db,
+    manage_rpc,
+    manage_service,
+    manage_systemd,
+)
 from svcframe.conf import database as database_conf
 from svcframe.conf import sources
 from svcframe.servicegroup.exceptions import ServiceGroupError
@@ -21,7 +28,7 @@ from svcframe.servicegroup.urls import mask_url
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
-COMMAND_GROUPS = (manage_service, manage_rpc, manage_db, manage_component)
+COMMAND_GROUPS = (manage_service, manage_rpc, manage_db, manage_component, manage_systemd)
 
 PROG = "svc-manage"
 EXIT_ERROR = 1

@@ -19,12 +19,22 @@ class BaseRPCAPI:
 
     target = messaging.Target(namespace=NAMESPACE, version="1.1")
 
-    def __init__(self, service_name, host=None):
+    def __init__(self, service_name, host=None, release=None, api_version=None):
         self.service_name = service_name
         self.host = host
+        self.release = release
+        self.api_version = api_version
 
     def ping(self, context, arg):
-        return {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
+        return {
+            "service": self.service_name,
+            "arg": arg,
+            "host": self.host,
+            "pid": os.getpid(),
+            # The service's own API version and release, for rolling upgrades.
+            "api_version": self.api_version,
+            "release": self.release,
+        }
 
 
 class BaseAPI(RPCAPI):

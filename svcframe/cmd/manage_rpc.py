@@ -15,6 +15,7 @@ import sys
 import time
 
 from svcframe import baserpc, context, messaging, servicegroup
+from svcframe.cmd.manage_service import format_version
 from svcframe.cmd.table import format_table
 from svcframe.conf import sources
 
@@ -119,8 +120,18 @@ def ping_topic(conf, args):
     else:
         print(
             format_table(
-                ("Host", "Service", "PID", "Latency (ms)", "Result"),
-                [(r["host"], r["service"], r["pid"], r["latency_ms"], r["result"]) for r in rows],
+                ("Host", "Service", "Version", "PID", "Latency (ms)", "Result"),
+                [
+                    (
+                        r["host"],
+                        r["service"],
+                        format_version(r["api_version"], r["release"]),
+                        r["pid"],
+                        r["latency_ms"],
+                        r["result"],
+                    )
+                    for r in rows
+                ],
             )
         )
     return EXIT_ERROR if any(r["result"] != "ok" for r in rows) else 0
@@ -134,6 +145,8 @@ def _ping(api, host, timeout):
         return {
             "host": host,
             "service": None,
+            "api_version": None,
+            "release": None,
             "pid": None,
             "latency_ms": None,
             "result": _describe_error(exc, timeout),
@@ -141,6 +154,9 @@ def _ping(api, host, timeout):
     return {
         "host": reply.get("host") or host,
         "service": reply.get("service"),
+        # Servers older than these keys answer without them.
+        "api_version": reply.get("api_version"),
+        "release": reply.get("release"),
         "pid": reply.get("pid"),
         "latency_ms": round((time.monotonic() - started) * 1000, 2),
         "result": "ok",

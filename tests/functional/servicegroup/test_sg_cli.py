@@ -52,6 +52,7 @@ def test_list_table(seeded):
         "Topic",
         "Status",
         "State",
+        "Version",
         "Updated At",
         "Disabled Reason",
     ]
@@ -157,9 +158,9 @@ def test_db_sync_and_version(tmp_path):
     config.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n")
     manage = [sys.executable, "-m", "svcframe.cmd.manage", "--config-file", str(config)]
     assert run([*manage, "db", "version"]).stdout.startswith("0 (latest ")
-    assert "upgraded from version 0 to 1" in run([*manage, "db", "sync"]).stdout
-    assert "already at version 1" in run([*manage, "db", "sync"]).stdout
-    assert run([*manage, "db", "version"]).stdout.startswith("1 (latest 1)")
+    assert "upgraded from version 0 to 2" in run([*manage, "db", "sync"]).stdout
+    assert "already at version 2" in run([*manage, "db", "sync"]).stdout
+    assert run([*manage, "db", "version"]).stdout.startswith("2 (latest 2)")
     assert (tmp_path / "state" / "services.sqlite").exists()
 
 

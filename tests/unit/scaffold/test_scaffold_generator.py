@@ -136,7 +136,7 @@ def test_the_sample_config_reads_into_the_component_options(tmp_path):
         opts.register_opts(conf)
         conf.register_opt(cfg.StrOpt("state_path"))
         conf(["--config-file", str(project / "etc" / "billing.conf")])
-        assert conf.state_path == "./state"
+        assert conf.state_path == "state"
         assert conf.billing.workers == 2
         assert conf.billing.greeting == "Hello"
         assert conf.billing.stats_interval == 60

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+import traceback
 
 from oslo_config import cfg
 
@@ -27,6 +28,9 @@ from svcframe.messaging.transport import mask_password
 __all__ = ["main"]
 
 LOG = logging.getLogger(__name__)
+
+#: As the launcher's: the service could not start.
+EXIT_BOOT_ERROR = 3
 
 
 _DESCRIPTION = (
@@ -141,6 +145,15 @@ def main(argv=None):
         return _fail(exc)
     except (cfg.Error, ValueError) as exc:
         return _fail(config_errors.describe(exc))
+    except Exception as exc:
+        # The manager's own __init__ failed: a boot failure, in one line without debug.
+        if conf.debug:
+            traceback.print_exc()
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        hint = "" if conf.debug else " (debug = true shows the traceback)"
+        _fail(f"cannot create the service: {reason}{hint}")
+        return EXIT_BOOT_ERROR
 
     launcher = service_module.serve(server, workers=workers)
     return launcher.wait()

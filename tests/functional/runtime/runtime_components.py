@@ -67,3 +67,12 @@ class BootFailureManager(Manager):
 
     def init_host(self, service_ref=None):
         raise RuntimeError(BOOT_FAILURE)
+
+
+class InitFailureManager(Manager):
+    """A manager that cannot even be built, in the launching process."""
+
+    service_name = "initfail"
+
+    def __init__(self, host=None, conf=None):
+        raise RuntimeError(BOOT_FAILURE)

@@ -44,6 +44,19 @@ def test_with_debug_the_worker_tracebacks_are_logged(launch):
     assert "in init_host" in service.stderr()
 
 
+@pytest.mark.parametrize("debug", [False, True])
+def test_manager_failing_in_init_is_one_line_unless_debug(launch, debug):
+    service = launch(binary="initfail", workers=1, DEFAULT={"debug": str(debug).lower()})
+    assert service.wait(timeout=15) == 3
+    if debug:
+        assert "Traceback" in service.stderr() and BOOT_FAILURE in service.stderr()
+    else:
+        assert service.stderr() == (
+            f"svc-launch: error: cannot create the service: RuntimeError: {BOOT_FAILURE} "
+            "(debug = true shows the traceback)\n"
+        )
+
+
 def test_component_that_cannot_be_imported_is_a_usage_error(launch):
     service = launch(binary="brokenimport")
     status = service.wait(timeout=15)

@@ -97,7 +97,9 @@ def load_config(config_files, config_dirs):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        # Without --debug, the command's own one-line error is the whole story:
+        # the log lines of retries on the way would say it again.
+        level=logging.DEBUG if args.debug else logging.CRITICAL,
         format=f"{PROG}: %(levelname)s: %(message)s",
     )
     try:

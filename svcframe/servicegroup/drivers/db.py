@@ -188,6 +188,11 @@ class DbDriver(ServiceGroupDriver):
                 raise ServiceGroupError(
                     f"unsupported [database] connection {self._location}: {scrub(exc, self._url)}"
                 ) from exc
+            except ImportError as exc:
+                raise ServiceGroupError(
+                    f"[database] connection {self._location} needs a database driver that is "
+                    f"not installed: {exc}"
+                ) from exc
 
     def _ensure_schema(self, engine):
         if self._schema_ready:

@@ -167,3 +167,19 @@ def test_unknown_options_exit_2_in_both_tools(tmp_path):
         assert result.stderr.splitlines()[-1] == (
             f"{tool}: error: unrecognized arguments: --no-such-option"
         )
+
+
+def test_svc_launch_says_at_debug_which_files_it_read(layout):
+    config = layout / "etc" / "svcframe.conf"
+    # A broker nobody listens on: the service stops at once, after its first log lines.
+    config.write_text(CONFIG + "transport_url = rabbit://guest:guest@127.0.0.1:1/\n")
+    result = run(
+        [SVC_LAUNCH, "--binary", "conductor", "--workers", "1", "--debug"]
+        + ["--config-file", "../etc/svcframe.conf"],
+        cwd=layout / "here",
+        env=isolated_env(layout / "home"),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert f"Configuration files: {config}" in output
+    assert f"State directory: {layout / 'etc' / 'state'}" in output

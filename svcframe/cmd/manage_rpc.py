@@ -229,7 +229,10 @@ class _transport:
 
 def _used(conf, transport):
     """What this command talked through, for an error a wrong config file explains."""
-    return f"(transport {transport.url}; config files: {sources.describe_files(conf)})"
+    return (
+        f"(transport {transport.url}; state directory {conf.state_path}; "
+        f"config files: {sources.describe_files(conf)})"
+    )
 
 
 def _describe_error(exc, timeout, args=None):

@@ -124,6 +124,7 @@ def test_a_call_that_times_out_says_where_it_looked(layout):
     (line,) = result.stderr.splitlines()
     assert "no reply from topic 'conductor' within 1 s: is it running?" in line
     assert "transport embedded://" in line
+    assert "; state directory /" in line
     assert "config files: none (no --config-file, and none of " in line
     assert str(layout / "home" / ".svcframe" / "svcframe.conf") in line
 

@@ -10,7 +10,7 @@ import re
 
 from oslo_config import cfg
 
-__all__ = ["EXIT_CONFIG", "describe"]
+__all__ = ["EXIT_CONFIG", "check_values", "describe"]
 
 #: The exit status of a configuration error; 2 is also argparse's, for a bad command line.
 EXIT_CONFIG = 2
@@ -50,6 +50,18 @@ def describe(exc):
             where = f" from environment variable {detail}"
         return f"invalid value for option {match['name']}{where}: {_line(match['reason'])}"
     return f"invalid configuration: {_line(str(exc))}"
+
+
+def check_values(conf):
+    """Read every registered option once, so that a bad value fails now, not in a worker.
+
+    Raises the cfg.Error of the first invalid value.
+    """
+    for name in list(conf):
+        value = conf[name]
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for option in list(value):
+                value[option]  # noqa: B018 - read for the check
 
 
 def _paths(paths):

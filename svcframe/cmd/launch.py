@@ -137,6 +137,8 @@ def main(argv=None):
         server = service_module.Service.create(
             binary=_program_name(conf.binary), manager=manager_class, conf=conf
         )
+        # Options a worker reads only after the fork fail here, with exit status 2.
+        config_errors.check_values(conf)
         log.setup(conf, "svcframe")
         LOG.debug("Configuration files: %s", sources.describe_files(conf))
         LOG.debug("State directory: %s", conf.state_path)

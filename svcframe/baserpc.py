@@ -20,12 +20,22 @@ class BaseRPCAPI:
 
     target = messaging.Target(namespace=NAMESPACE, version="1.1")
 
-    def __init__(self, service_name, host=None):
+    def __init__(self, service_name, host=None, release=None, api_version=None):
         self.service_name = service_name
         self.host = host
+        self.release = release
+        self.api_version = api_version
 
     def ping(self, context, arg):
-        reply = {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
+        reply = {
+            "service": self.service_name,
+            "arg": arg,
+            "host": self.host,
+            "pid": os.getpid(),
+            # The service's own API version and release, for rolling upgrades.
+            "api_version": self.api_version,
+            "release": self.release,
+        }
         # config_generation, config_digest, config_workers: see running_config().
         reply.update(running_config())
         return reply

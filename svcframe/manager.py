@@ -10,12 +10,14 @@ subclass defines are callable over RPC: everything Manager itself defines
 ``svcframe.messaging.dispatcher.rpc_method``).
 """
 
+import importlib.metadata
+
 from oslo_config import cfg
 from oslo_service import periodic_task
 
 from svcframe.messaging import DefaultRPCAccessPolicy, Target
 
-__all__ = ["Manager", "ManagerAccessPolicy", "periodic_task"]
+__all__ = ["Manager", "ManagerAccessPolicy", "periodic_task", "release_of"]
 
 
 class Manager(periodic_task.PeriodicTasks):
@@ -27,6 +29,10 @@ class Manager(periodic_task.PeriodicTasks):
     service_name = "undefined"
     #: An integer bumped when the service's behaviour changes; stored with its heartbeats.
     service_version = None
+    #: The component's release as operators name it, e.g. a key of the client's
+    #: VERSION_ALIASES; shown by ``svc-manage service list`` and ``rpc ping``.
+    #: None: the version of the Python distribution the manager's module comes from.
+    release = None
 
     def __init__(self, host=None, service_name=None, conf=None):
         conf = conf if conf is not None else cfg.CONF
@@ -82,6 +88,19 @@ class Manager(periodic_task.PeriodicTasks):
         for name, task in self._periodic_tasks:
             if not task._periodic_immediate:
                 self._periodic_last_run[name] = now
+
+
+def release_of(manager):
+    """``manager.release``, else the version of the distribution that provides it, else None."""
+    if manager.release:
+        return str(manager.release)
+    package = type(manager).__module__.partition(".")[0]
+    for distribution in importlib.metadata.packages_distributions().get(package, ()):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
 
 # Everything Manager itself defines is plumbing, not API; the dispatcher

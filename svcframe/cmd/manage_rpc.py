@@ -15,7 +15,9 @@ import sys
 import time
 
 from svcframe import baserpc, context, messaging, servicegroup
+from svcframe.cmd.manage_service import format_version
 from svcframe.cmd.table import format_table
+from svcframe.conf import sources
 
 __all__ = ["add_parser"]
 
@@ -120,11 +122,21 @@ def ping_topic(conf, args):
     else:
         print(
             format_table(
-                ("Host", "Service", "PID", "Latency (ms)", "Result", "Config", "Workers on it"),
+                (
+                    "Host",
+                    "Service",
+                    "Version",
+                    "PID",
+                    "Latency (ms)",
+                    "Result",
+                    "Config",
+                    "Workers on it",
+                ),
                 [
                     (
                         r["host"],
                         r["service"],
+                        format_version(r["api_version"], r["release"]),
                         r["pid"],
                         r["latency_ms"],
                         r["result"],
@@ -146,6 +158,8 @@ def _ping(api, host, timeout):
         return {
             "host": host,
             "service": None,
+            "api_version": None,
+            "release": None,
             "pid": None,
             "latency_ms": None,
             "result": _describe_error(exc, timeout),
@@ -154,6 +168,9 @@ def _ping(api, host, timeout):
     return {
         "host": reply.get("host") or host,
         "service": reply.get("service"),
+        # Servers older than these keys answer without them.
+        "api_version": reply.get("api_version"),
+        "release": reply.get("release"),
         "pid": reply.get("pid"),
         "latency_ms": round((time.monotonic() - started) * 1000, 2),
         "result": "ok",
@@ -187,6 +204,9 @@ def call_method(conf, args):
         cctxt = _client(transport, args).prepare(server=args.server, timeout=timeout)
         try:
             result = cctxt.call(context.get_admin_context(), args.method, **kwargs)
+        except messaging.MessagingTimeout as exc:
+            # The usual cause is another transport or state than the service's.
+            return _fail(f"{_describe_error(exc, timeout, args)} {_used(conf, transport)}")
         except messaging.MessagingException as exc:
             return _fail(_describe_error(exc, timeout, args))
         except Exception as exc:  # noqa: BLE001 - a remote exception re-raised here
@@ -228,6 +248,14 @@ class _transport:
 
     def __exit__(self, *exc_info):
         self.transport.cleanup()
+
+
+def _used(conf, transport):
+    """What this command talked through, for an error a wrong config file explains."""
+    return (
+        f"(transport {transport.url}; state directory {conf.state_path}; "
+        f"config files: {sources.describe_files(conf)})"
+    )
 
 
 def _describe_error(exc, timeout, args=None):

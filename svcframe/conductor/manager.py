@@ -21,6 +21,8 @@ class ConductorManager(Manager):
     """Creates, reads and updates tasks; marks the ones whose worker went quiet as stale."""
 
     target = messaging.Target(version="1.1")
+    #: The release name of this API version in the client's VERSION_ALIASES.
+    release = "beta"
     service_name = "conductor"
 
     def __init__(self, host=None, conf=None):

@@ -70,7 +70,8 @@ messaging_opts = [
         default=default_state_path(),
         sample_default="~/.local/state/svcframe (/var/lib/svcframe as root)",
         help="Top-level directory for the state a service keeps on this host: "
-        "the embedded transport's queues and the default SQLite service registry.",
+        "the embedded transport's queues and the default SQLite service registry. "
+        "A relative path is relative to the directory of the config file that sets it.",
     ),
 ]
 

@@ -129,6 +129,7 @@ class ProcessLauncher:
         self._board = _generation.Board()
         self._board.publish(self._generation, 0, self._total)
         self._boot_failures = 0
+        self._last_boot_error = None
         self._ever_ready = False
         self._reloading = False
         self._stopping = False
@@ -335,6 +336,7 @@ class ProcessLauncher:
             if kind == _channel.READY:
                 worker.ready = True
                 self._boot_failures = 0
+                self._last_boot_error = None
                 LOG.info("Worker %d of %d (pid %d) ready", worker.number, self._total, worker.pid)
             elif kind == _channel.RESET:
                 self._on_reset(worker, text)
@@ -397,13 +399,19 @@ class ProcessLauncher:
             if -code == signal.SIGKILL and not worker.killed:
                 how += " (perhaps out of memory?)"
         expected = code == EXIT_SUCCESS and (self._stopping or worker.retiring)
-        (LOG.info if expected else LOG.warning)("Worker %s %s", worker, how)
+        boot_failure = not (self._stopping or worker.retiring or worker.ready or worker.killed)
+        # A boot failure gets its own line below.
+        (LOG.info if expected else LOG.debug if boot_failure else LOG.warning)(
+            "Worker %s %s", worker, how
+        )
         if self._stopping or worker.retiring:
             return
-        if not worker.ready and not worker.killed:
+        if boot_failure:
             self._boot_failures += 1
-            cause = worker.boot_error or how
-            LOG.error(
+            cause = (worker.boot_error or how).rstrip(".")
+            # The same cause from every worker is said once; the last line counts them.
+            repeated, self._last_boot_error = cause == self._last_boot_error, cause
+            (LOG.debug if repeated else LOG.error)(
                 "Worker %d of %d (pid %d) failed to boot: %s",
                 worker.number,
                 self._total,
@@ -414,8 +422,7 @@ class ProcessLauncher:
                 LOG.error(
                     "%d workers in a row failed to boot, the last one with: %s. "
                     "Stopping all workers rather than respawning them again: "
-                    "fix the cause (the worker's traceback is logged above) "
-                    "and start the service again.",
+                    "fix the cause and start the service again.",
                     self._boot_failures,
                     cause,
                 )

@@ -82,6 +82,9 @@ class WorkerRunner(Runner):
     def on_ready(self):
         _channel.send(self.spec.status_fd, _channel.READY)
 
+    # The master says why each worker failed to boot, once for all of them.
+    boot_failure_level = logging.DEBUG
+
     def on_boot_failure(self, exc):
         _channel.send(self.spec.status_fd, _channel.BOOT_ERROR, f"{type(exc).__name__}: {exc}")
 

@@ -82,7 +82,8 @@ def connect(driver, what, retry=None, deadline=None, stop_event=None):
             _close_quietly(conn)
             raise exceptions.TransportUnavailable(
                 f"The broker at {driver.safe_url} refused the login: "
-                f"{mask_password(str(exc))}. Check the user and password in transport_url."
+                f"{mask_password(str(exc)).rstrip('.')}. Check the user and password in "
+                "transport_url."
             )
         except Exception as exc:
             _close_quietly(conn)
@@ -158,10 +159,10 @@ class ConsumerThread(threading.Thread):
                     if self._stopping.is_set():
                         break
                     if first:
-                        # Whoever waits for our start gets the reason.
+                        # Whoever waits for our start gets the reason, and says it.
                         self.failed = exc
                         self.ready.set()
-                        LOG.error("%s: %s", self.name, exc)
+                        LOG.debug("%s: %s", self.name, exc)
                         return
                     # Refused after having served (e.g. the password was
                     # changed on the broker): keep trying, loudly.

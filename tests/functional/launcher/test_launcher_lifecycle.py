@@ -169,18 +169,17 @@ def test_boot_failure_stops_the_launcher(tmp_path):
         assert time.monotonic() - started < 5
     lines = example.master_lines()
     cause = "ConnectionRefusedError: broker refused the connection"
+    # The same cause from several workers is said once; the verdict counts them.
     failures = [line for line in lines if line.startswith("Worker") and "failed to boot" in line]
-    assert len(failures) == 3
-    assert all(line.endswith(f"failed to boot: {cause}") for line in failures)
+    assert len(failures) == 1
+    assert failures[0].endswith(f"failed to boot: {cause}")
     assert (
         f"3 workers in a row failed to boot, the last one with: {cause}. Stopping all "
-        "workers rather than respawning them again: fix the cause (the worker's "
-        "traceback is logged above) and start the service again."
+        "workers rather than respawning them again: fix the cause and start the service again."
     ) in lines
     assert lines[-1] == "All workers stopped, exiting with status 3"
     # No respawn loop: the four first forks, at most a respawn or two.
     assert sum(line.startswith("Started worker") for line in lines) <= 6
-    assert "Traceback" in example.log_path.read_text()
 
 
 def test_workers_exit_when_the_master_is_killed(tmp_path):

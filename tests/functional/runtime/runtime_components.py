@@ -97,3 +97,12 @@ class GreeterManager(Manager):
             "pid": os.getpid(),
             "debug": logging.getLogger().isEnabledFor(logging.DEBUG),
         }
+
+
+class InitFailureManager(Manager):
+    """A manager that cannot even be built, in the launching process."""
+
+    service_name = "initfail"
+
+    def __init__(self, host=None, conf=None):
+        raise RuntimeError(BOOT_FAILURE)

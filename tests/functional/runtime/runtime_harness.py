@@ -38,6 +38,7 @@ COMPONENTS = {
     "slowpoke": "tests.functional.runtime.runtime_components:SlowpokeManager",
     "greeter": "tests.functional.runtime.runtime_components:GreeterManager",
     "bootfail": "tests.functional.runtime.runtime_components:BootFailureManager",
+    "initfail": "tests.functional.runtime.runtime_components:InitFailureManager",
     "brokenimport": "tests.functional.runtime.runtime_broken_component:Manager",
 }
 

@@ -102,10 +102,9 @@ def _wait_in(output, launcher, found, timeout=30):
 
 
 def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
-    sample = (project / "etc" / f"{NAME}.conf").read_text()
-    assert "state_path = ./state\n" in sample
-    config = tmp_path / f"{NAME}.conf"
-    config.write_text(sample.replace("state_path = ./state\n", f"state_path = {tmp_path}/state\n"))
+    # As the generated README says: from the project directory, its sample config.
+    config = os.path.join("etc", f"{NAME}.conf")
+    assert "state_path = state\n" in (project / config).read_text()
     output = tmp_path / "launch.log"
     with open(output, "wb") as log:
         launcher = subprocess.Popen(
@@ -113,7 +112,7 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
             + ["--workers", "2"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+            cwd=project,
             start_new_session=True,
         )
     try:
@@ -122,10 +121,12 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
             assert launcher.poll() is None, output.read_text()
             assert time.monotonic() < deadline, output.read_text()
             time.sleep(0.1)
+        # The state is next to the config file, whatever the working directory.
+        assert (project / "etc" / "state").is_dir()
 
         result = _run(
-            [os.path.join(BIN, "svc-manage"), "--config-file", config, "rpc", "call", NAME]
-            + ["hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
+            [os.path.join(BIN, "svc-manage"), "--config-file", project / config, "rpc", "call"]
+            + [NAME, "hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
             timeout=60,
             cwd=tmp_path,
         )

@@ -36,6 +36,7 @@ class Driver(abc.ABC):
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         """Send ``message`` (method, args, namespace?, version?) with the serialized ``ctxt``.
 
@@ -45,7 +46,9 @@ class Driver(abc.ABC):
         or raise the remote failure; MessagingTimeout after ``timeout``
         seconds, or after ``call_monitor_timeout`` seconds without a
         heartbeat from the server.  ``retry`` bounds connection attempts
-        (None or -1: forever, 0: once).
+        (None or -1: forever, 0: once).  ``transport_options`` (a
+        TransportOptions) with ``at_least_once`` asks the broker to return a
+        message no queue takes: MessageUndeliverable, for a cast too.
         """
 
     @abc.abstractmethod

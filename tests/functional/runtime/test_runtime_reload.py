@@ -146,7 +146,7 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
             load.wait_successes(50, timeout=10)
             # Out of range, for a mutable option and for one that needs a restart.
             service.configure(
-                DEFAULT={"executor_thread_pool_size": 0}, conductor={"stale_task_after": 0}
+                oslo_messaging_rabbit={"rabbit_interval_max": 0}, conductor={"stale_task_after": 0}
             )
             service.kill(signal.SIGHUP)
             service.wait_line("Reload done")
@@ -155,7 +155,7 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
             assert answered_by(load.snapshot(), stale_task_after=300) == pids
 
             service.configure(
-                DEFAULT={"executor_thread_pool_size": 64}, conductor={"stale_task_after": 7}
+                oslo_messaging_rabbit={"rabbit_interval_max": 30}, conductor={"stale_task_after": 7}
             )
             service.kill(signal.SIGHUP)
             wait_for(
@@ -175,8 +175,8 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
     lines = service.launcher_lines()
     invalid = [line for line in lines if line.startswith("Invalid value of ")]
     assert [line.split(" in the configuration files: ")[0] for line in invalid] == [
-        "Invalid value of [DEFAULT] executor_thread_pool_size",
         "Invalid value of [conductor] stale_task_after",
+        "Invalid value of [oslo_messaging_rabbit] rabbit_interval_max",
     ]
     assert all(line.endswith("Should be greater than or equal to 1") for line in invalid)
     assert_sequence(

@@ -1,7 +1,9 @@
 """BaseRPCAPI: the ``baseapi`` namespace every service answers, and its client.
 
 ``ping`` tells that a service (any worker of it) is alive and consuming;
-``svc-manage rpc ping`` uses it.
+``svc-manage rpc ping`` uses it.  The namespace is nova's, version 1.1 in
+full: nova's own ``nova.baserpc.BaseAPI`` client works against any
+svcframe service (``ping``, and ``get_backdoor_port``, added in 1.1).
 """
 
 import os
@@ -24,7 +26,12 @@ class BaseRPCAPI:
         self.host = host
 
     def ping(self, context, arg):
+        # nova's keys first (service, arg); the rest are svcframe's.
         return {"service": self.service_name, "arg": arg, "host": self.host, "pid": os.getpid()}
+
+    def get_backdoor_port(self, context):
+        """None: svcframe has no eventlet backdoor (nova answers None without one too)."""
+        return None
 
 
 class BaseAPI(RPCAPI):
@@ -39,3 +46,8 @@ class BaseAPI(RPCAPI):
 
     def ping(self, context, arg, host=None, timeout=None):
         return self.prepare("ping", host=host, timeout=timeout).call(context, "ping", arg=arg)
+
+    def get_backdoor_port(self, context, host):
+        return self.prepare("get_backdoor_port", host=host, version="1.1").call(
+            context, "get_backdoor_port"
+        )

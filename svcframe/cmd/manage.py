@@ -13,13 +13,25 @@ import sys
 from oslo_config import cfg
 
 import svcframe
-from svcframe.cmd import manage_component, manage_db, manage_rpc, manage_service
+from svcframe.cmd import (
+    manage_component,
+    manage_db,
+    manage_notifications,
+    manage_rpc,
+    manage_service,
+)
 from svcframe.servicegroup.exceptions import ServiceGroupError
 from svcframe.servicegroup.urls import mask_url
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
-COMMAND_GROUPS = (manage_service, manage_rpc, manage_db, manage_component)
+COMMAND_GROUPS = (
+    manage_service,
+    manage_rpc,
+    manage_db,
+    manage_component,
+    manage_notifications,
+)
 
 PROG = "svc-manage"
 EXIT_ERROR = 1

@@ -12,7 +12,7 @@ Drivers are loaded on demand by URL scheme, so importing this package
 imports no broker library.
 """
 
-from svcframe.messaging import rpc
+from svcframe.messaging import notify, rpc
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
@@ -47,6 +47,14 @@ from svcframe.messaging.exceptions import (
     UnsupportedEnvelopeVersion,
     UnsupportedVersion,
     expected_exceptions,
+)
+from svcframe.messaging.notify import (
+    NotificationFilter,
+    NotificationResult,
+    Notifier,
+    get_batch_notification_listener,
+    get_notification_listener,
+    get_notification_transport,
 )
 from svcframe.messaging.serializer import (
     JsonPayloadSerializer,
@@ -87,6 +95,13 @@ __all__ = [
     "RPCServer",
     "get_rpc_server",
     "rpc",
+    "notify",
+    "Notifier",
+    "get_notification_transport",
+    "get_notification_listener",
+    "get_batch_notification_listener",
+    "NotificationResult",
+    "NotificationFilter",
     "RPCDispatcher",
     "RPCAccessPolicyBase",
     "DefaultRPCAccessPolicy",

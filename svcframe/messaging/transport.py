@@ -350,6 +350,18 @@ class Transport:
             **kwargs,
         )
 
+    def _send_notification(self, target, ctxt, message, version, retry=None):
+        if not target.topic:
+            raise exceptions.InvalidTarget("A topic is required to send", target)
+        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+
+    def _listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        for target, _priority in targets_and_priorities:
+            if not target.topic:
+                raise exceptions.InvalidTarget("A notification target needs a topic", target)
+        kwargs = {"exclusive": True} if exclusive else {}
+        return self._driver.listen_for_notifications(targets_and_priorities, pool, **kwargs)
+
     def _listen(self, target):
         if not (target.topic and target.server):
             raise exceptions.InvalidTarget(

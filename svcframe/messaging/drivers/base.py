@@ -51,6 +51,22 @@ class Driver(abc.ABC):
         message no queue takes: MessageUndeliverable, for a cast too.
         """
 
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        """Publish a notification ``message`` on ``target.topic`` (``<topic>.<priority>``).
+
+        ``version`` 2.0 wraps it in the message envelope; 1.0 sends it bare.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not send notifications")
+
+    def listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        """A Listener for notifications of each (target, priority); one shared queue per pool.
+
+        ``exclusive``: queues of the listener's own, deleted with its connection.
+
+        Its messages have ``ctxt``, ``message``, ``acknowledge()`` and ``requeue()``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not receive notifications")
+
     @abc.abstractmethod
     def listen(self, target):
         """A Listener for ``target``'s topic, topic.server and fanout consumers."""

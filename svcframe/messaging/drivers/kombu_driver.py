@@ -20,6 +20,7 @@ from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu_connection import Backoff
 from svcframe.messaging.drivers.kombu_listener import KombuListener
+from svcframe.messaging.drivers.kombu_notify import KombuNotificationListener, NotificationSender
 from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher, Settlement
 from svcframe.messaging.drivers.kombu_reply import ReplyWaiter
 
@@ -48,6 +49,7 @@ class KombuDriver(base.Driver):
         self._lock = threading.Lock()
         self._publisher = None
         self._reply_waiter = None
+        self._notification_sender = None
 
     # -- what subclasses provide --------------------------------------------
 
@@ -156,6 +158,17 @@ class KombuDriver(base.Driver):
     def listen(self, target):
         self._forget_parent_connections()
         return KombuListener(self, target)
+
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        self._forget_parent_connections()
+        with self._lock:
+            if self._notification_sender is None:
+                self._notification_sender = NotificationSender(self)
+        self._notification_sender.send(target, ctxt, message, version, retry=retry)
+
+    def listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        self._forget_parent_connections()
+        return KombuNotificationListener(self, targets_and_priorities, pool, exclusive)
 
     def send_reply(self, reply_q, body, msg_id):
         outgoing = Outgoing("", reply_q, body, self.reply_mandatory, None, "reply", msg_id)

@@ -45,14 +45,21 @@ class NovaShapedBaseAPI:
 
 
 def nova_client(conf):
-    """(client, which): nova's own BaseAPI when nova is installed."""
+    """(client, context, which): nova's own BaseAPI and context when nova is installed."""
     try:
         from nova import baserpc, rpc
+        from nova import context as nova_context
     except ImportError:
         transport = messaging.get_rpc_transport(conf)
-        return NovaShapedBaseAPI(conf, transport, TOPIC), "oslo.messaging client shaped as nova's"
+        context = {"user_id": "nova-peer", "project_id": "interop"}
+        return (
+            NovaShapedBaseAPI(conf, transport, TOPIC),
+            context,
+            "oslo.messaging client shaped as nova's",
+        )
     rpc.init(conf)
-    return baserpc.BaseAPI(TOPIC), "nova.baserpc.BaseAPI"
+    context = nova_context.RequestContext(user_id="nova-peer", project_id="interop")
+    return baserpc.BaseAPI(TOPIC), context, "nova.baserpc.BaseAPI"
 
 
 def main():
@@ -64,8 +71,7 @@ def main():
 
     conf = cfg.CONF
     conf(args=["--config-file", args.config_file], project="nova", default_config_dirs=[])
-    client, which = nova_client(conf)
-    context = {"user_id": "nova-peer", "project_id": "interop"}
+    client, context, which = nova_client(conf)
 
     deadline = time.monotonic() + args.ping_deadline
     while True:

@@ -9,14 +9,20 @@ service runs on a virtual host of its own, so the ``nova`` exchange and the
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from interop_harness import HERE, RABBIT_HOST, RABBIT_PORT, peer_env, unique
+from interop_harness import (
+    HERE,
+    RABBIT_HOST,
+    RABBIT_PORT,
+    create_vhost,
+    delete_vhost,
+    peer_env,
+    unique,
+)
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
 
@@ -24,29 +30,13 @@ PEER = os.path.join(HERE, "nova_baseapi_peer.py")
 SVC_LAUNCH = os.path.join(os.path.dirname(sys.executable), "svc-launch")
 
 
-def rabbitmqctl(*args):
-    command = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
-    if command is None:
-        return False
-    try:
-        return subprocess.run([command, *args], capture_output=True, timeout=60).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 @pytest.fixture
 def vhost(rabbit):
-    name = unique("nova-baseapi")
-    if not rabbitmqctl("add_vhost", name):
+    name = create_vhost("nova-baseapi")
+    if name is None:
         pytest.skip("cannot create a RabbitMQ virtual host (rabbitmqctl)")
-    try:
-        assert rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-        yield name
-    finally:
-        for _ in range(3):
-            if rabbitmqctl("delete_vhost", name):
-                break
-            time.sleep(2)
+    yield name
+    delete_vhost(name)
 
 
 @pytest.fixture

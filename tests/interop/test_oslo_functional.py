@@ -15,11 +15,17 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
-from interop_harness import HERE, RABBIT_HOST, RABBIT_PORT, TRANSPORT_URL, peer_env, unique
-from test_nova_baseapi import rabbitmqctl
+from interop_harness import (
+    HERE,
+    RABBIT_HOST,
+    RABBIT_PORT,
+    TRANSPORT_URL,
+    create_vhost,
+    delete_vhost,
+    peer_env,
+)
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -35,23 +41,6 @@ SUITE_TIMEOUT = 480
 # listener cuts a fourth batch.  Only the control mode sends them that way
 # to its own listener; the other three modes must pass it.
 CONTROL_TIMING_SENSITIVE = {"NotifyTestCase.test_simple_batch"}
-
-
-def create_vhost():
-    name = unique("oslo-functional")
-    if not rabbitmqctl("add_vhost", name):
-        return None
-    if not rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
-        rabbitmqctl("delete_vhost", name)
-        return None
-    return name
-
-
-def delete_vhost(name):
-    for _ in range(3):
-        if rabbitmqctl("delete_vhost", name):
-            return
-        time.sleep(2)
 
 
 def start_suite(mode, vhost):
@@ -92,7 +81,7 @@ def collect(mode, proc):
 
 @pytest.fixture(scope="module")
 def outcomes(rabbit):
-    vhosts = {mode: create_vhost() for mode in MODES}
+    vhosts = {mode: create_vhost("oslo-functional") for mode in MODES}
     try:
         procs = {mode: start_suite(mode, vhosts[mode]) for mode in MODES}
         results = {mode: collect(mode, proc) for mode, proc in procs.items()}

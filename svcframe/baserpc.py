@@ -2,6 +2,9 @@
 
 ``ping`` tells that a service (any worker of it) is alive and consuming,
 and which configuration that worker runs; ``svc-manage rpc ping`` uses it.
+The namespace is nova's, version 1.1 in full: nova's own
+``nova.baserpc.BaseAPI`` client works against any svcframe service
+(``ping``, and ``get_backdoor_port``, added in 1.1).
 """
 
 import os
@@ -27,6 +30,7 @@ class BaseRPCAPI:
         self.api_version = api_version
 
     def ping(self, context, arg):
+        # nova's keys first (service, arg); the rest are svcframe's.
         reply = {
             "service": self.service_name,
             "arg": arg,
@@ -39,6 +43,10 @@ class BaseRPCAPI:
         # config_generation, config_digest, config_workers: see running_config().
         reply.update(running_config())
         return reply
+
+    def get_backdoor_port(self, context):
+        """None: svcframe has no eventlet backdoor (nova answers None without one too)."""
+        return None
 
 
 class BaseAPI(RPCAPI):
@@ -53,3 +61,8 @@ class BaseAPI(RPCAPI):
 
     def ping(self, context, arg, host=None, timeout=None):
         return self.prepare("ping", host=host, timeout=timeout).call(context, "ping", arg=arg)
+
+    def get_backdoor_port(self, context, host):
+        return self.prepare("get_backdoor_port", host=host, version="1.1").call(
+            context, "get_backdoor_port"
+        )

@@ -19,6 +19,7 @@ from svcframe.cmd import (
     config_errors,
     manage_component,
     manage_db,
+    manage_notifications,
     manage_rpc,
     manage_service,
     manage_systemd,
@@ -30,7 +31,14 @@ from svcframe.servicegroup.exceptions import ServiceGroupError
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
-COMMAND_GROUPS = (manage_service, manage_rpc, manage_db, manage_component, manage_systemd)
+COMMAND_GROUPS = (
+    manage_service,
+    manage_rpc,
+    manage_db,
+    manage_component,
+    manage_notifications,
+    manage_systemd,
+)
 
 PROG = "svc-manage"
 EXIT_ERROR = 1

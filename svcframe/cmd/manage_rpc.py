@@ -262,6 +262,9 @@ def _describe_error(exc, timeout, args=None):
     where = ""
     if args is not None:
         where = f"topic {args.topic!r}" + (f" on {args.server!r}" if args.server else "")
+    if isinstance(exc, messaging.UnroutableCall):
+        # A MessagingTimeout too, but it says what happened: nobody listens.
+        return str(exc).splitlines()[0]
     if isinstance(exc, messaging.MessagingTimeout):
         return f"no reply from {where or 'the service'} within {timeout:g} s: is it running?"
     if isinstance(exc, messaging.RemoteError):

@@ -1,4 +1,4 @@
-"""RPCServer: consumes a target's requests and runs them on an executor."""
+"""MessageHandlingServer and RPCServer: consume messages and run them on an executor."""
 
 import logging
 import sys
@@ -9,11 +9,24 @@ from stevedore import driver as stevedore_driver
 from svcframe.messaging import exceptions
 from svcframe.messaging.dispatcher import RPCDispatcher
 
-__all__ = ["RPCServer", "get_rpc_server"]
+__all__ = [
+    "ExecutorLoadFailure",
+    "MessageHandlingServer",
+    "MessagingServerError",
+    "RPCServer",
+    "ServerListenError",
+    "get_rpc_server",
+]
 
 LOG = logging.getLogger(__name__)
 
+# oslo_messaging.server's names for these.
+ExecutorLoadFailure = exceptions.ExecutorLoadFailure
+MessagingServerError = exceptions.MessagingServerError
+ServerListenError = exceptions.ServerListenError
+
 EXECUTOR_NAMESPACE = "svcframe.executors"
+DEFAULT_EXECUTOR = "threading"
 
 # Errors about the request rather than the server: worth a line, not a traceback.
 _REQUEST_ERRORS = (
@@ -37,18 +50,19 @@ def _load_executor(name):
     return manager.driver
 
 
-class RPCServer:
-    """Serves a target's requests: listen, dispatch on an executor, reply.
+class MessageHandlingServer:
+    """Consumes messages and runs them on an executor; RPCServer and the listeners are ones.
 
     ``start()`` starts consuming, ``stop()`` stops consuming, ``wait()``
-    waits for the requests in progress to finish and their replies to be
-    sent, then releases the listener.
+    waits for the messages in progress to be handled, then releases the
+    listener.  ``executor`` None means the default, ``threading``.
+    Subclasses provide ``_create_listener()`` and ``_process(incoming)``.
     """
 
-    def __init__(self, transport, target, dispatcher, executor="threading"):
+    def __init__(self, transport, dispatcher, executor=None):
+        executor = executor or DEFAULT_EXECUTOR
         self.conf = transport.conf
         self.transport = transport
-        self.target = target
         self.dispatcher = dispatcher
         self.executor_type = executor
         self._executor_cls = _load_executor(executor)
@@ -71,7 +85,7 @@ class RPCServer:
                 # Restarted after stop() without wait(): the old consumers go.
                 self._listener.cleanup()
                 self._listener = None
-            listener = self.transport._listen(self.target)
+            listener = self._create_listener()
             try:
                 listener.start(self._on_incoming)
             except BaseException:
@@ -99,7 +113,7 @@ class RPCServer:
             if self._listener is None:
                 return
             if self._running:
-                LOG.warning("wait() called before stop(): waiting for stop() of %s", self.target)
+                LOG.warning("wait() called before stop(): waiting for stop() of %r", self)
         self._stopped.wait()
         with self._lock:
             executor, self._executor = self._executor, None
@@ -109,15 +123,39 @@ class RPCServer:
         if listener is not None:
             listener.cleanup()
 
+    def reset(self):
+        """oslo.service's ServiceBase hook: nothing to do, kept for the contract."""
+
     def _on_incoming(self, incoming):
         # Runs in the listener's thread: nothing may escape from here.
         try:
             self._executor.submit(self._process, incoming)
         except Exception:
             LOG.exception(
-                "Cannot run RPC method %s: the server is shutting down",
+                "Cannot handle message %s: the server is shutting down",
                 _method_name(incoming),
             )
+
+    def _create_listener(self):
+        raise NotImplementedError
+
+    def _process(self, incoming):
+        raise NotImplementedError
+
+
+class RPCServer(MessageHandlingServer):
+    """Serves a target's requests: listen, dispatch on an executor, reply.
+
+    ``wait()`` returns once the requests in progress have finished and
+    their replies are sent.
+    """
+
+    def __init__(self, transport, target, dispatcher, executor=None):
+        self.target = target
+        super().__init__(transport, dispatcher, executor)
+
+    def _create_listener(self):
+        return self.transport._listen(self.target)
 
     def _process(self, incoming):
         failure = None
@@ -171,11 +209,15 @@ def get_rpc_server(
     transport,
     target,
     endpoints,
-    executor="threading",
+    executor=None,
     serializer=None,
     access_policy=None,
+    server_cls=RPCServer,
 ):
-    """An RPCServer for ``target`` dispatching to ``endpoints`` (tried in order)."""
+    """A ``server_cls`` (RPCServer) for ``target`` dispatching to ``endpoints`` (tried in order).
+
+    ``executor`` None means the default, ``threading``.
+    """
     # The ping endpoint is opt-in per configuration, as in oslo.messaging.
     dispatcher = RPCDispatcher(
         endpoints,
@@ -183,4 +225,4 @@ def get_rpc_server(
         access_policy,
         ping_enabled=transport.conf.rpc_ping_enabled,
     )
-    return RPCServer(transport, target, dispatcher, executor)
+    return server_cls(transport, target, dispatcher, executor)

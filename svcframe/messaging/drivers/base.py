@@ -36,6 +36,7 @@ class Driver(abc.ABC):
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         """Send ``message`` (method, args, namespace?, version?) with the serialized ``ctxt``.
 
@@ -45,8 +46,26 @@ class Driver(abc.ABC):
         or raise the remote failure; MessagingTimeout after ``timeout``
         seconds, or after ``call_monitor_timeout`` seconds without a
         heartbeat from the server.  ``retry`` bounds connection attempts
-        (None or -1: forever, 0: once).
+        (None or -1: forever, 0: once).  ``transport_options`` (a
+        TransportOptions) with ``at_least_once`` asks the broker to return a
+        message no queue takes: MessageUndeliverable, for a cast too.
         """
+
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        """Publish a notification ``message`` on ``target.topic`` (``<topic>.<priority>``).
+
+        ``version`` 2.0 wraps it in the message envelope; 1.0 sends it bare.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not send notifications")
+
+    def listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        """A Listener for notifications of each (target, priority); one shared queue per pool.
+
+        ``exclusive``: queues of the listener's own, deleted with its connection.
+
+        Its messages have ``ctxt``, ``message``, ``acknowledge()`` and ``requeue()``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not receive notifications")
 
     @abc.abstractmethod
     def listen(self, target):

@@ -7,6 +7,7 @@ the loop connects, declares, drains, checks heartbeats, and on a
 connection error logs once, backs off and starts over.
 """
 
+import collections
 import logging
 import random
 import socket
@@ -141,6 +142,9 @@ class ConsumerThread(threading.Thread):
         self._consumers = []
         self._stopping = threading.Event()
         self._done = threading.Event()
+        # Work other threads hand to this one (acks of messages handled
+        # elsewhere): a kombu connection belongs to one thread.
+        self._soon = collections.deque()
 
     def declare(self, conn, channel):
         raise NotImplementedError
@@ -224,6 +228,8 @@ class ConsumerThread(threading.Thread):
             except Exception:
                 # A bug in a callback must not end consumption for good.
                 LOG.exception("%s: error while handling a message", self.name)
+            while self._soon:
+                self._soon.popleft()()
             # Once per drain timeout is plenty (heartbeats are tens of seconds
             # apart); after every message it cost a few percent of a busy server.
             if heartbeat and time.monotonic() >= next_heartbeat_check:
@@ -233,6 +239,10 @@ class ConsumerThread(threading.Thread):
                 except errors as exc:
                     self._lost(exc, backoff)
                     return
+
+    def call_soon(self, fn):
+        """Run ``fn()`` in this thread after the current drain (within DRAIN_TIMEOUT)."""
+        self._soon.append(fn)
 
     def _lost(self, exc, backoff):
         LOG.error(

@@ -19,7 +19,7 @@ from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu_connection import connect, connection_errors
 from svcframe.messaging.transport import mask_password
 
-__all__ = ["Publisher", "Outgoing"]
+__all__ = ["Publisher", "Outgoing", "Settlement"]
 
 LOG = logging.getLogger(__name__)
 
@@ -37,9 +37,20 @@ _PROPERTIES = {"delivery_mode": 2}
 class Outgoing:
     """A message on its way to the broker, kept until the broker confirms it."""
 
-    __slots__ = ("exchange", "routing_key", "body", "mandatory", "expiration", "kind", "msg_id")
+    __slots__ = (
+        "exchange",
+        "routing_key",
+        "body",
+        "mandatory",
+        "expiration",
+        "kind",
+        "msg_id",
+        "settled",
+    )
 
-    def __init__(self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None):
+    def __init__(
+        self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None, settled=None
+    ):
         self.exchange = exchange  # a kombu Exchange, or '' for the default exchange
         self.routing_key = routing_key
         self.body = body
@@ -47,10 +58,26 @@ class Outgoing:
         self.expiration = expiration
         self.kind = kind  # 'call', 'cast', 'fanout' or 'reply'
         self.msg_id = msg_id
+        # A Settlement when the sender waits for the broker's verdict
+        # (at-least-once casts); None for the usual fire-and-forget.
+        self.settled = settled
 
     @property
     def exchange_name(self):
         return self.exchange if isinstance(self.exchange, str) else self.exchange.name
+
+
+class Settlement:
+    """The broker's verdict on one message: confirmed, or returned as unroutable."""
+
+    __slots__ = ("event", "returned")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.returned = None  # (exchange, routing_key, reason) when the broker returned it
+
+    def wait(self, timeout):
+        return self.event.wait(timeout)
 
 
 class Publisher:
@@ -182,6 +209,9 @@ class Publisher:
         if self._confirms:
             self._unconfirmed[self._next_tag] = outgoing
             self._next_tag += 1
+        elif outgoing.settled is not None:
+            # No confirms (embedded transport): handed over is all we learn.
+            outgoing.settled.event.set()
 
     def _connect_locked(self, retry, deadline):
         conn = connect(self.driver, "Publisher", retry=retry, deadline=deadline)
@@ -252,9 +282,9 @@ class Publisher:
                 tag = next(iter(self._unconfirmed))
                 if tag > delivery_tag:
                     break
-                del self._unconfirmed[tag]
+                _settle(self._unconfirmed.pop(tag))
         else:
-            self._unconfirmed.pop(delivery_tag, None)
+            _settle(self._unconfirmed.pop(delivery_tag, None))
 
     def _on_nack(self, delivery_tag, multiple):
         tags = [t for t in self._unconfirmed if t <= delivery_tag] if multiple else [delivery_tag]
@@ -262,8 +292,21 @@ class Publisher:
             outgoing = self._unconfirmed.pop(tag, None)
             if outgoing is not None:
                 self._nacked.append(outgoing)
+                if outgoing.settled is not None:
+                    outgoing.settled.returned = (
+                        outgoing.exchange_name,
+                        outgoing.routing_key,
+                        "refused by the broker (nack)",
+                    )
+                    outgoing.settled.event.set()
 
     def _on_return(self, exc, exchange, routing_key, message):
+        # The broker sends basic.return before the basic.ack of the same
+        # message: a sender waiting for its verdict learns of it here.
+        for outgoing in self._unconfirmed.values():
+            if outgoing.settled is not None and outgoing.body == message.body:
+                outgoing.settled.returned = (exchange, routing_key, str(exc))
+                return
         self._returned.append((exchange, routing_key, message.body, str(exc)))
 
     def _handle_failures_locked(self):
@@ -294,7 +337,7 @@ class Publisher:
         elif "_reply_q" in inner and self._on_undeliverable_call:
             self._on_undeliverable_call(
                 msg_id,
-                exceptions.MessageDeliveryFailure(
+                exceptions.UnroutableCall(
                     f"No server is listening on {routing_key!r} (exchange {exchange!r}): "
                     f"the broker could not route the call ({reason})"
                 ),
@@ -436,6 +479,11 @@ class Publisher:
                     LOG.warning(
                         "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
                     )
+
+
+def _settle(outgoing):
+    if outgoing is not None and outgoing.settled is not None:
+        outgoing.settled.event.set()
 
 
 def _peek(body):

@@ -54,11 +54,14 @@ def _consumer_shares(prefetch):
     """Credits of the (topic, topic.server, fanout) consumers, adding up to ``prefetch``.
 
     Per-consumer prefetch is what every queue type supports (quorum queues
-    ignore a channel-wide one); most of it goes to the shared topic queue.
-    Each consumer needs at least one credit, so the total is at least three.
+    refuse a channel-wide one); most of it goes to the shared topic queue,
+    where backlogs build up.  Each consumer needs one credit at least: below
+    3, the topic queue gets the whole prefetch and the other two one each.
     """
+    if prefetch < 3:
+        return prefetch, 1, 1
     side = max(1, prefetch // 8)
-    return max(1, prefetch - 2 * side), side, side
+    return prefetch - 2 * side, side, side
 
 
 class _Delivery:

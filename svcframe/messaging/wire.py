@@ -305,10 +305,12 @@ def deserialize_failure(data, allowed_remote_exmods):
     trace = failure.get("tb") or []
     args = failure.get("args", [])
     kwargs = failure.get("kwargs", {})
-    if not isinstance(trace, list) or not all(isinstance(line, str) for line in trace):
+    trace_ok = isinstance(trace, list) and all(isinstance(line, str) for line in trace)
+    if not trace_ok:
         trace = [_text(trace)]
     well_formed = (
-        isinstance(name, str)
+        trace_ok
+        and isinstance(name, str)
         and isinstance(module, str)
         and isinstance(text, str)
         and isinstance(args, list)

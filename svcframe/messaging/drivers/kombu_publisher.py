@@ -197,6 +197,21 @@ class Publisher:
                             f"Timed out sending to {outgoing.routing_key}: {reason}"
                         )
                     time.sleep(delay)
+            except Exception as exc:
+                # Not a connection error: the message itself cannot be
+                # framed (a routing key over 255 bytes, ...).  The frame may
+                # be half-written: start the next publish on a new connection.
+                self._drop_connection_locked()
+                reason = mask_password(str(exc)) or type(exc).__name__
+                LOG.error(
+                    "Could not send a %s to %s: %s",
+                    outgoing.kind,
+                    _short(outgoing.routing_key),
+                    reason,
+                )
+                raise exceptions.MessageDeliveryFailure(
+                    f"Unable to send to {_short(outgoing.routing_key)}: {reason}"
+                ) from exc
 
     def _send_locked(self, outgoing):
         channel = self._channel

@@ -174,6 +174,10 @@ class ConsumerThread(threading.Thread):
     def flush(self):
         """Called in the thread after every drain: settle what other threads asked for."""
 
+    def final_flush(self):
+        """Called in the thread before it leaves: settle everything left."""
+        self.flush()
+
     def drain_timeout(self):
         return DRAIN_TIMEOUT
 
@@ -310,7 +314,7 @@ class ConsumerThread(threading.Thread):
             if not self._drain_once(conn, errors):
                 return
         try:
-            self.flush()
+            self.final_flush()
         except errors as exc:
             LOG.debug("%s: could not settle the last messages: %s", self.name, exc)
 

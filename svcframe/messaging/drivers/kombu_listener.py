@@ -19,6 +19,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 
 import amqp
 import kombu
@@ -38,6 +39,9 @@ SETTLE_POLL_INTERVAL = 0.002
 # Redeliveries of messages this process is still working on (after a
 # reconnect) are recognized by their unique id among this many.
 DUPLICATE_MEMORY = 4096
+# How long an ack may wait for the deliveries before it to be handled, so
+# that they all go in one frame.
+ACK_HOLD_SECONDS = 0.004
 
 _ACK, _REQUEUE, _REJECT = "ack", "requeue", "reject"
 
@@ -147,6 +151,9 @@ class _ServerConsumer(ConsumerThread):
     def flush(self):
         self.listener.flush()
 
+    def final_flush(self):
+        self.listener.flush(force=True)
+
     def drain_timeout(self):
         return self.listener.drain_timeout()
 
@@ -169,7 +176,9 @@ class KombuListener(base.Listener):
         self._current_generation = 0
         self._multiple_ack = False
         self._outstanding = collections.OrderedDict()
-        self._new_acks = []
+        self._new_acks = []  # handled, not acked yet (behind one still running)
+        self._held_since = None
+        self._ack_batch = max(1, self.prefetch // 4)
         # Filled by any thread, emptied by the consumer thread.
         self._settlements = collections.deque()
 
@@ -181,6 +190,7 @@ class KombuListener(base.Listener):
         self._current_generation = next(self._generation)
         self._outstanding.clear()
         self._new_acks = []
+        self._held_since = None
         exchange = driver.topic_exchange(target.exchange or driver.default_exchange)
         queues = [
             driver.topic_queue(target.topic, exchange, target.topic),
@@ -218,7 +228,7 @@ class KombuListener(base.Listener):
         return consumers
 
     def drain_timeout(self):
-        if self._outstanding or self._settlements:
+        if self._outstanding or self._settlements or self._new_acks:
             return SETTLE_POLL_INTERVAL
         return DRAIN_TIMEOUT
 
@@ -345,15 +355,18 @@ class KombuListener(base.Listener):
         if thread is not None and threading.current_thread() is thread:
             self.flush()
 
-    def flush(self):
-        """Send the acks, requeues and rejects queued so far (the consumer thread only)."""
+    def flush(self, force=False):
+        """Send the acks, requeues and rejects queued so far (the consumer thread only).
+
+        ``force``: no ack is held back for a batch (the connection is about to close).
+        """
         settlements = self._settlements
-        if not settlements:
-            return
         channel = self._channel
         outstanding = self._outstanding
         generation = self._current_generation
         new_acks = self._new_acks
+        if not settlements and not new_acks:
+            return
         while settlements:
             delivery, action = settlements.popleft()
             tag = delivery.tag
@@ -369,21 +382,38 @@ class KombuListener(base.Listener):
                 channel.basic_reject(tag, requeue=action == _REQUEUE)
         if not new_acks:
             return
-        self._new_acks = []
-        if self._multiple_ack:
-            # The oldest deliveries, when all handled, go in one frame.
-            last = None
-            while outstanding:
-                tag, acked = next(iter(outstanding.items()))
-                if not acked:
-                    break
-                del outstanding[tag]
-                last = tag
-            if last is not None:
-                channel.basic_ack(last, multiple=True)
-        for tag in new_acks:
-            if outstanding.pop(tag, None) is not None:
-                channel.basic_ack(tag)
+        if not self._multiple_ack:
+            self._new_acks = []
+            for tag in new_acks:
+                if outstanding.pop(tag, None) is not None:
+                    channel.basic_ack(tag)
+            return
+        # The oldest deliveries, when all handled, go in one frame.
+        last = None
+        while outstanding:
+            tag, acked = next(iter(outstanding.items()))
+            if not acked:
+                break
+            del outstanding[tag]
+            last = tag
+        if last is not None:
+            channel.basic_ack(last, multiple=True)
+        # Handled behind one still running: held back a moment, as the gap
+        # often closes and they then go in one frame too; but not for long,
+        # since each one holds a prefetch credit.
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        if force or len(new_acks) >= self._ack_batch or now - self._held_since >= ACK_HOLD_SECONDS:
+            self._new_acks = []
+            self._held_since = None
+            for tag in new_acks:
+                if outstanding.pop(tag, None) is not None:
+                    channel.basic_ack(tag)
+        else:
+            self._new_acks = [tag for tag in new_acks if tag in outstanding]
+            if not self._new_acks:
+                self._held_since = None
 
     # -- Listener ---------------------------------------------------------------
 

@@ -6,8 +6,10 @@ they append to.
 """
 
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -230,3 +232,32 @@ def test_a_server_override_of_the_ack_mode_is_checked(rpc, topic):
     server = messaging.get_rpc_server(transport, target, [], ack_mode="on_receipt")
     assert server.ack_mode == "on_receipt"
     assert messaging.get_rpc_server(transport, target, []).ack_mode == "after_processing"
+
+
+def test_a_server_that_loses_its_connection_consumes_again_at_once(rpc, topic, caplog):
+    server = rpc.server(rpc.transport(), topic, [_Echo()])
+    client = rpc.client(rpc.transport(), topic, timeout=10)
+    assert client.call({}, "echo", value=0) == 0
+    consumer = server._listener._thread
+    old = consumer.conn
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_connection"):
+        # What a broker restart looks like from the server: its socket closes.
+        old.connection.transport.sock.shutdown(socket.SHUT_RDWR)
+        lost_at = time.monotonic()
+        wait_until(
+            lambda: consumer.conn is not None and consumer.conn is not old,
+            5,
+            message="the server connected again",
+        )
+        back_after = time.monotonic() - lost_at
+        assert client.call({}, "echo", value=1) == 1
+    print(f"consuming again {back_after:.2f} s after losing the connection")
+    # The first attempt is immediate (no backoff before it).
+    assert back_after < 1.0
+    assert "consuming again" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+class _Echo:
+    def echo(self, ctxt, value):
+        return value

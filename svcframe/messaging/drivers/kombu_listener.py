@@ -93,6 +93,19 @@ class KombuIncomingMessage(base.IncomingMessage):
         self._delivery = delivery
         self._settled = False
 
+    def claim(self):
+        listener = self._listener
+        if self._delivery.generation != listener.generation:
+            # Its connection is gone: the broker has put it back in the queue.
+            return False
+        # Remembered once it runs: a redelivery of a message that only
+        # waited here (and was given back) must not be taken for a duplicate.
+        if not listener.remember(self._delivery.unique_id):
+            LOG.info("Dropped a duplicate message (unique id %s)", self._delivery.unique_id)
+            self.acknowledge()
+            return False
+        return True
+
     def acknowledge(self):
         if not self._settled:
             self._settled = True
@@ -169,6 +182,7 @@ class KombuListener(base.Listener):
         self._on_message = None
         self._thread = None
         self._duplicates = base.DuplicateFilter(DUPLICATE_MEMORY)
+        self._duplicates_lock = threading.Lock()
         # Owned by the consumer thread: the channel's unsettled delivery tags,
         # in delivery order, and whether each was marked for an ack.
         self._channel = None
@@ -298,8 +312,8 @@ class KombuListener(base.Listener):
         except wire.InvalidReplyAddress as exc:
             self._drop(delivery, exc, (None, None))
             return None
-        if self._duplicates.is_duplicate(request.unique_id):
-            LOG.warning("Dropped a duplicate message (unique id %s)", request.unique_id)
+        if self._duplicates.seen(request.unique_id):
+            LOG.info("Dropped a duplicate message (unique id %.100s)", request.unique_id)
             self.settle(delivery, _ACK)
             return None
         delivery.unique_id = request.unique_id
@@ -341,7 +355,18 @@ class KombuListener(base.Listener):
         self.driver.send_reply(reply_q, wire.encode(reply), msg_id)
 
     def _forget(self, delivery):
-        self._duplicates.forget(delivery.unique_id)
+        with self._duplicates_lock:
+            self._duplicates.forget(delivery.unique_id)
+
+    def remember(self, unique_id):
+        """Note that the message ``unique_id`` runs here; False if one already did (any thread)."""
+        with self._duplicates_lock:
+            return not self._duplicates.is_duplicate(unique_id)
+
+    @property
+    def generation(self):
+        """Which connection deliveries come from; acks of older ones are void."""
+        return self._current_generation
 
     # -- settling ---------------------------------------------------------------
 

@@ -16,7 +16,16 @@ import threading
 import time
 
 import pytest
-from conftest import HERE, RABBIT_URL, new_conf, queues_starting_with, unique, wait_until
+from conftest import (
+    HERE,
+    RABBIT_URL,
+    envelope,
+    new_conf,
+    queues_starting_with,
+    raw_request,
+    unique,
+    wait_until,
+)
 
 from svcframe import messaging
 
@@ -261,3 +270,46 @@ def test_a_server_that_loses_its_connection_consumes_again_at_once(rpc, topic, c
 class _Echo:
     def echo(self, ctxt, value):
         return value
+
+
+def test_a_backlog_received_before_a_reconnect_runs_once_each(rpc, topic):
+    conf = new_conf(rabbit_qos_prefetch_count=20)
+    conf.set_override("executor_thread_pool_size", 1)
+    release = threading.Event()
+    done = []
+
+    class Gated:
+        def work(self, ctxt, n):
+            release.wait(30)
+            done.append(n)
+
+    server = rpc.server(rpc.transport(conf=conf), topic, [Gated()])
+    send_casts(rpc, topic, 15)
+    wait_until(lambda: server.stats()["waiting"] >= 10, 10, message="a local backlog")
+    consumer = server._listener._thread
+    old = consumer.conn
+    old.connection.transport.sock.shutdown(socket.SHUT_RDWR)
+    wait_until(lambda: consumer.conn not in (None, old), 5, message="reconnected")
+    release.set()
+    wait_until(lambda: set(done) == set(range(15)), 20, message="every cast processed")
+    time.sleep(0.5)
+    # The one running when the connection went was run once, and its
+    # redelivery dropped; the ones waiting ran from their redelivery only.
+    assert sorted(done) == list(range(15))
+
+
+def test_the_same_message_delivered_twice_runs_once(rpc, topic, rabbit_admin):
+    done = []
+
+    class Recording:
+        def work(self, ctxt, n):
+            done.append(n)
+
+    rpc.server(rpc.transport(), topic, [Recording()])
+    body = envelope(raw_request("work", {"n": 1}))
+    rabbit_admin.publish(topic, body)
+    rabbit_admin.publish(topic, body)
+    rabbit_admin.publish(topic, envelope(raw_request("work", {"n": 2})))
+    wait_until(lambda: 2 in done, 10, message="the last cast processed")
+    time.sleep(0.3)
+    assert sorted(done) == [1, 2]

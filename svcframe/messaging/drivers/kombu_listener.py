@@ -39,6 +39,10 @@ SETTLE_POLL_INTERVAL = 0.002
 # Redeliveries of messages this process is still working on (after a
 # reconnect) are recognized by their unique id among this many.
 DUPLICATE_MEMORY = 4096
+# With messages in progress but none received or settled for BUSY_SECONDS,
+# the consumer thread looks for acks this often instead.
+BUSY_SECONDS = 0.5
+QUIET_POLL_INTERVAL = 0.05
 # How long an ack may wait for the deliveries before it to be handled, so
 # that they all go in one frame.
 ACK_HOLD_SECONDS = 0.004
@@ -193,6 +197,7 @@ class KombuListener(base.Listener):
         self._new_acks = []  # handled, not acked yet (behind one still running)
         self._held_since = None
         self._ack_batch = max(1, self.prefetch // 4)
+        self._last_activity = 0.0
         # Filled by any thread, emptied by the consumer thread.
         self._settlements = collections.deque()
 
@@ -242,8 +247,14 @@ class KombuListener(base.Listener):
         return consumers
 
     def drain_timeout(self):
-        if self._outstanding or self._settlements or self._new_acks:
+        if self._settlements or self._new_acks:
             return SETTLE_POLL_INTERVAL
+        if self._outstanding:
+            # Busy: acks come often, each one frees a credit.  Only long
+            # methods running: poll less, their acks are rare.
+            if time.monotonic() - self._last_activity < BUSY_SECONDS:
+                return SETTLE_POLL_INTERVAL
+            return QUIET_POLL_INTERVAL
         return DRAIN_TIMEOUT
 
     def _receive_amqp(self, message):
@@ -276,6 +287,7 @@ class KombuListener(base.Listener):
         # Runs in the consumer thread for every delivery: nothing may escape,
         # and every path ends with the delivery settled or handed on.
         self._outstanding[delivery.tag] = False
+        self._last_activity = time.monotonic()
         try:
             incoming = self._read(delivery)
             if incoming is None:
@@ -392,6 +404,8 @@ class KombuListener(base.Listener):
         new_acks = self._new_acks
         if not settlements and not new_acks:
             return
+        if settlements:
+            self._last_activity = time.monotonic()
         while settlements:
             delivery, action = settlements.popleft()
             tag = delivery.tag

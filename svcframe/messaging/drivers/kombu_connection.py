@@ -36,6 +36,8 @@ FIRST_CONNECT_RETRIES = 1
 RECONNECT_DELAY_START = 0.25
 RECONNECT_DELAY_STEP = 0.25
 RECONNECT_DELAY_MAX = 1.0
+# A connection lost sooner than this after it was made backs off fully.
+SHORT_LIVED_CONNECTION = 1.0
 
 
 def connection_errors(conn):
@@ -185,6 +187,7 @@ class ConsumerThread(threading.Thread):
         backoff = self.driver.new_backoff()
         first = True
         lost = False
+        short_lived = 0
         try:
             while not self._stopping.is_set():
                 try:
@@ -228,8 +231,20 @@ class ConsumerThread(threading.Thread):
                     continue
                 first = False
                 self._declare_failures = 0
-                backoff.reset()
+                connected_at = time.monotonic()
                 lost = not self._consume_until_error_or_stop()
+                if not lost:
+                    continue
+                if time.monotonic() - connected_at >= SHORT_LIVED_CONNECTION:
+                    short_lived = 0
+                    backoff.reset()
+                    continue
+                short_lived += 1
+                if short_lived > 1:
+                    # Lost again right after connecting: not a broker restart
+                    # but something that fails every time; never a busy loop.
+                    if self._stopping.wait(backoff.next()):
+                        break
             if self.conn is not None:
                 self._cancel_consumers()
                 self._cancelled.set()
@@ -293,6 +308,11 @@ class ConsumerThread(threading.Thread):
         except TimeoutError:
             pass
         except errors as exc:
+            self._lost(exc)
+            return False
+        except tuple(conn.channel_errors) as exc:
+            # The broker closed the channel (its queue was deleted, an ack
+            # it refused): consuming on it is over; start again on a new one.
             self._lost(exc)
             return False
         except Exception:

@@ -313,3 +313,14 @@ def test_the_same_message_delivered_twice_runs_once(rpc, topic, rabbit_admin):
     wait_until(lambda: 2 in done, 10, message="the last cast processed")
     time.sleep(0.3)
     assert sorted(done) == [1, 2]
+
+
+def test_a_server_whose_queue_is_deleted_declares_it_again(rpc, topic, rabbit_admin):
+    rpc.server(rpc.transport(), topic, [_Echo()], server="s1")
+    client = rpc.client(rpc.transport(), topic, server="s1", timeout=5)
+    assert client.call({}, "echo", value=0) == 0
+    rabbit_admin.delete_queue(f"{topic}.s1")
+    wait_until(
+        lambda: rabbit_admin.queue_exists(f"{topic}.s1"), 10, message="the queue declared again"
+    )
+    assert client.call({}, "echo", value=1) == 1

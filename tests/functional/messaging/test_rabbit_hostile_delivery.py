@@ -268,3 +268,19 @@ def test_a_malformed_failure_reply_raises_remote_error(rpc, topic, failure):
     with pytest.raises(messaging.RemoteError):
         client.call({}, "echo", value=1)
     thread.join(10)
+
+
+def test_hostile_replies_do_not_stop_a_client(rpc, topic, rabbit_admin, caplog):
+    transport, _ = served_with_prefetch(rpc, topic, 10)
+    client = rpc.client(rpc.transport(), topic, timeout=10)
+    assert client.call({}, "echo", value=0) == 0
+    reply_q = client.transport._driver._reply_waiter.queue_name
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_reply"):
+        rabbit_admin.publish(reply_q, b"{}", exchange="", headers={"compression": "x/garbage"})
+        rabbit_admin.publish(reply_q, zlib_bomb(), exchange="", headers={"compression": "zlib"})
+        rabbit_admin.publish(reply_q, "[" * 100_000, exchange="")
+        for n in range(1, 4):
+            assert client.call({}, "echo", value=n) == n
+    dropped = [r for r in caplog.records if "Dropped an unreadable reply" in r.getMessage()]
+    assert len(dropped) == 3
+    assert "Traceback" not in caplog.text

@@ -7,11 +7,14 @@ import threading
 from stevedore import driver as stevedore_driver
 
 from svcframe.messaging import exceptions
+from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.dispatcher import RPCDispatcher
 
 __all__ = ["RPCServer", "get_rpc_server"]
 
 LOG = logging.getLogger(__name__)
+# Rejections are about what a peer sent: a line per kind, not per message.
+_REJECTED = RateLimitedLog(LOG)
 
 EXECUTOR_NAMESPACE = "svcframe.executors"
 
@@ -131,11 +134,11 @@ class RPCServer:
             if isinstance(exc, exceptions.NoSuchMethod) and exc.method.endswith("_ignore_errors"):
                 LOG.debug("Method %s not found", exc.method)
             else:
-                LOG.warning("Rejected an RPC request: %s", exc)
+                _log_rejected(exc)
         except Exception as exc:
             failure = sys.exc_info()
             if getattr(exc, "caller_error", False):
-                LOG.warning("Rejected an RPC request: %s", exc)
+                _log_rejected(exc)
             else:
                 LOG.exception(
                     "Exception during message handling of RPC method %s", _method_name(incoming)
@@ -157,10 +160,15 @@ class RPCServer:
         return f"<RPCServer {self.target!r} executor={self.executor_type}>"
 
 
+def _log_rejected(exc):
+    _REJECTED.warning(type(exc), "Rejected an RPC request: %s", shorten(exc))
+    LOG.debug("Rejected RPC request", exc_info=True)
+
+
 def _method_name(incoming):
     message = incoming.message
     if isinstance(message, dict):
-        return repr(message.get("method"))
+        return shorten(repr(message.get("method")))
     return "(not an RPC message)"
 
 

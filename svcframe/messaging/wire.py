@@ -67,6 +67,8 @@ def decode(body):
             body = json.loads(body)
         except ValueError as exc:
             raise MalformedMessage(f"message body is not JSON: {exc}")
+        except RecursionError:
+            raise MalformedMessage("message body is JSON nested too deeply")
     if not isinstance(body, dict):
         raise MalformedMessage(f"message body is a JSON {type(body).__name__}, not an object")
     if "oslo.version" not in body or "oslo.message" not in body:
@@ -79,6 +81,8 @@ def decode(body):
         inner = json.loads(inner)
     except (TypeError, ValueError) as exc:
         raise MalformedMessage(f"oslo.message is not a JSON string: {exc}")
+    except RecursionError:
+        raise MalformedMessage("oslo.message is JSON nested too deeply")
     if not isinstance(inner, dict):
         raise MalformedMessage(f"oslo.message holds a JSON {type(inner).__name__}, not an object")
     return inner

@@ -12,12 +12,15 @@ import sys
 import kombu
 
 from svcframe.messaging import exceptions, wire
+from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu_connection import ConsumerThread
 
 __all__ = ["KombuListener", "KombuIncomingMessage"]
 
 LOG = logging.getLogger(__name__)
+# What peers send wrong: a line per kind of fault, not per message.
+_DROPPED = RateLimitedLog(LOG)
 
 _BODY_EXCERPT = 120
 
@@ -91,6 +94,7 @@ class KombuListener(base.Listener):
                 channel,
                 queues=[queue],
                 on_message=self._receive,
+                on_decode_error=self._undecodable,
                 no_ack=False,
                 **driver.consumer_options(),
             )
@@ -164,18 +168,37 @@ class KombuListener(base.Listener):
             return
         request = wire.parse_request(inner)
         if self._duplicates.is_duplicate(request.unique_id):
-            LOG.warning("Dropped a duplicate message (unique id %s)", request.unique_id)
+            _DROPPED.warning(
+                "duplicate",
+                "Dropped a duplicate message (unique id %s)",
+                shorten(request.unique_id),
+            )
             return
         self._on_message(KombuIncomingMessage(self.driver, request))
 
+    def _undecodable(self, message, exc):
+        # kombu could not even undo the message's encoding (an unknown
+        # compression, say): settle it, or it holds a prefetch credit forever.
+        try:
+            message.ack()
+        except Exception as ack_exc:  # noqa: BLE001 - the channel is gone; so is the message
+            LOG.debug("Could not ack an undecodable message: %s", ack_exc)
+        _DROPPED.warning(
+            ("undecodable", type(exc)),
+            "Dropped an undecodable message on topic %r: %s",
+            self.target.topic,
+            shorten(exc),
+        )
+        LOG.debug("Undecodable message", exc_info=(type(exc), exc, exc.__traceback__))
+
     def _reject(self, body, exc, reply_address):
         msg_id, reply_q = reply_address
-        excerpt = bytes(body[:_BODY_EXCERPT]) if isinstance(body, (bytes, bytearray)) else body
-        LOG.warning(
-            "Dropped an unreadable message on topic %r: %s (body starts %r)",
+        _DROPPED.warning(
+            ("unreadable", type(exc)),
+            "Dropped an unreadable message on topic %r: %s (body starts %s)",
             self.target.topic,
-            exc,
-            excerpt if isinstance(excerpt, bytes) else str(excerpt)[:_BODY_EXCERPT],
+            shorten(exc),
+            shorten(body if isinstance(body, (bytes, bytearray)) else str(body), _BODY_EXCERPT),
         )
         if msg_id is not None:
             try:

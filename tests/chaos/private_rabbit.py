@@ -8,10 +8,10 @@ node ports 5681-5689 and distribution ports 25681-25689, with node names
 ``chaos1@localhost`` ...  The system rabbitmq.conf pins the listener to 5672,
 so the private config sets its own.
 
-    with PrivateCluster(3) as cluster:      # or PrivateNode(1)
+    with PrivateCluster(3) as cluster:      # PrivateCluster(1): a single node
         cluster.url(1)                      # rabbit://guest:guest@127.0.0.1:5681/
-        cluster.kill(1); cluster.start(1)
-        cluster.stop_app(2); cluster.start_app(2)
+        cluster.node(1).kill(); cluster.node(1).start()
+        cluster.node(2).stop_app(); cluster.node(2).start_app()
 """
 
 import os
@@ -285,16 +285,19 @@ class PrivateNode:
 
 
 class PrivateCluster:
-    """``size`` private nodes; with more than one, nodes 2.. join node 1's cluster."""
+    """``size`` private nodes numbered from ``first``; the others join the first one's cluster.
 
-    def __init__(self, size=1):
-        if not 1 <= size <= MAX_NODES:
-            raise ValueError(f"cluster size {size} is outside 1..{MAX_NODES}")
+    Nodes are addressed by their position in the cluster, from 1.
+    """
+
+    def __init__(self, size=1, first=1):
+        if not (1 <= first and first + size - 1 <= MAX_NODES):
+            raise ValueError(f"nodes {first}..{first + size - 1} are outside 1..{MAX_NODES}")
         self.home = _Home()
-        self.nodes = [PrivateNode(i, self.home) for i in range(1, size + 1)]
+        self.nodes = [PrivateNode(i, self.home) for i in range(first, first + size)]
 
-    def node(self, index):
-        return self.nodes[index - 1]
+    def node(self, position):
+        return self.nodes[position - 1]
 
     def url(self, *indexes):
         """A transport URL with the nodes given (all of them by default), in that order."""

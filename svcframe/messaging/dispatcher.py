@@ -308,10 +308,13 @@ class RPCDispatcher:
                 f"not {type(namespace).__name__}"
             )
         version = message.get("version", DEFAULT_VERSION)
+        if not isinstance(version, str):
+            # Checked before parse_version(), whose cache cannot hash a list.
+            raise exceptions.InvalidRequest(
+                f"The 'version' of RPC method {method!r} must be a string, "
+                f"not {type(version).__name__}"
+            )
         try:
-            # Checked here: parse_version caches, and a list is not hashable.
-            if not isinstance(version, str):
-                raise ValueError(f"a version must be a string, not {type(version).__name__}")
             _utils.parse_version(version)
         except ValueError as exc:
             raise exceptions.InvalidRequest(f"Invalid 'version' for RPC method {method!r}: {exc}")

@@ -171,6 +171,11 @@ class KombuDriver(base.Driver):
                 waiter = self._reply_waiter
         return waiter
 
+    def call_waited_for(self, msg_id):
+        """Whether a caller of this process still waits for the reply to call ``msg_id``."""
+        waiter = self._reply_waiter
+        return waiter is not None and waiter.is_waiting(msg_id)
+
     def _undeliverable_call(self, msg_id, exc):
         waiter = self._reply_waiter
         if waiter is not None:

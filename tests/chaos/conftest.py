@@ -1,9 +1,10 @@
 """Fixtures of the chaos suite: private RabbitMQ nodes, the chaos component, the figures.
 
-Every chaos test runs in a short variant by default (part of the normal
-test run) and in its full size when SVCFRAME_TEST_CHAOS_FULL=1 (``tox -e
-chaos``).  Each test records its figures with ``figures``; they are printed
-in a table at the end of the run, failed or not.
+The normal test run (``tox``, ``.ci/run``) runs the short variant: the
+scenarios marked ``full_only`` are skipped and the floods are a tenth of
+their size.  ``tox -e chaos`` (SVCFRAME_TEST_CHAOS_FULL=1) runs everything
+at full size.  Each test records its figures with ``figures``; they are
+printed in a table at the end of the run, failed or not.
 """
 
 import os
@@ -20,6 +21,10 @@ _figures = []
 def scale(short, full):
     """``full`` in the full chaos run, ``short`` otherwise."""
     return full if FULL else short
+
+
+# Scenarios too long for every run, or covered there by a sibling scenario.
+full_only = pytest.mark.skipif(not FULL, reason="full chaos run only (tox -e chaos)")
 
 
 @pytest.fixture(scope="session")

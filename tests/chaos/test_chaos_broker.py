@@ -10,6 +10,7 @@ import time
 
 import pytest
 from chaos_harness import CallLoad, CastLoad, wait_processed
+from conftest import full_only
 
 pytestmark = pytest.mark.chaos
 
@@ -36,8 +37,18 @@ def _outage(node, kind):
     return time.monotonic()
 
 
-@pytest.mark.parametrize("outage", ["stop_app", "kill"])
-@pytest.mark.parametrize("mode", list(MODES))
+# The short run keeps one transient and one quorum case, one of each outage.
+CASES = [
+    ("default", "stop_app"),
+    pytest.param("default", "kill", marks=full_only),
+    pytest.param("durable", "stop_app", marks=full_only),
+    pytest.param("durable", "kill", marks=full_only),
+    pytest.param("quorum", "stop_app", marks=full_only),
+    ("quorum", "kill"),
+]
+
+
+@pytest.mark.parametrize(("mode", "outage"), CASES)
 def test_broker_outage_under_load(rabbit_node, launch, figures, mode, outage):
     run = launch(rabbit_node.url, workers=2, oslo_messaging_rabbit=MODES[mode]).start()
     run.wait_ready(timeout=60)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from chaos_harness import CallLoad, CastLoad, wait_processed
+from conftest import full_only
 from private_rabbit import PrivateCluster, rabbit_available
 
 pytestmark = pytest.mark.chaos
@@ -28,6 +29,7 @@ def cluster():
         yield cluster
 
 
+@full_only
 def test_connected_node_killed_in_quorum_mode(cluster, launch, figures):
     quorum = {"rabbit_quorum_queue": "true"}
     run = launch(cluster.url(1, 2, 3), workers=2, oslo_messaging_rabbit=quorum).start()

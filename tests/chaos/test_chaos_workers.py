@@ -11,6 +11,7 @@ import time
 
 import pytest
 from chaos_harness import CallLoad, CastLoad, alive, send_casts, wait_for, wait_processed
+from conftest import full_only
 
 pytestmark = pytest.mark.chaos
 
@@ -108,6 +109,8 @@ class _Both:
         return [cast_id for run in self.runs for cast_id in run.processed()]
 
 
+# The launcher suite reloads under load too; five reloads take a minute.
+@full_only
 def test_sighup_five_times_under_eight_callers(rabbit_node, launch, figures):
     reloads = 5
     run = launch(rabbit_node.url, workers=4).start()

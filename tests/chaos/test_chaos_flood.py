@@ -41,8 +41,10 @@ class RSSSampler:
         self._thread.join()
 
 
+# 50,000 x 10 ms on 4 threads: two minutes at best, ten on a busy machine.
+@pytest.mark.timeout(scale(300, 1800))
 def test_many_casts_to_a_slow_method_keep_memory_flat(rabbit_node, launch, figures):
-    casts = scale(5_000, 50_000)
+    casts = scale(2_000, 50_000)
     run = launch(rabbit_node.url, workers=1, DEFAULT={"executor_thread_pool_size": 4}).start()
     ((_, pid),) = run.wait_ready(timeout=60).items()
     with run.client() as client:
@@ -53,7 +55,7 @@ def test_many_casts_to_a_slow_method_keep_memory_flat(rabbit_node, launch, figur
             started = time.monotonic()
             sent = send_casts(client, casts, seconds=0.01)
             sent_seconds = time.monotonic() - started
-            report = wait_processed(run, sent, timeout=casts * 0.01 + 120)
+            report = wait_processed(run, sent, timeout=casts * 0.03 + 120)
             seconds = time.monotonic() - started
         after = rss_kb(pid)
 
@@ -97,6 +99,7 @@ def malformed_messages():
     ]
 
 
+@pytest.mark.timeout(scale(300, 900))
 def test_malformed_messages_between_valid_calls(rabbit_node, launch, figures):
     valid_calls = scale(200, 1_000)
     per_call = 10

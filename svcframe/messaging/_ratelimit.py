@@ -12,6 +12,7 @@ and values taken from a message are cut to a few hundred characters.
 """
 
 import collections
+import logging
 import threading
 import time
 import weakref
@@ -66,7 +67,7 @@ class _Kind:
 
 
 class RateLimitedLog:
-    """Logs a warning of each kind at most once per ``interval`` seconds.
+    """Logs a line of each kind at most once per ``interval`` seconds.
 
     ``kind`` is any hashable naming what the warning is about (the log
     template and the class of the error, not the values, which differ
@@ -83,7 +84,8 @@ class RateLimitedLog:
         clock=time.monotonic,
     ):
         self._logger = logger
-        self._interval = interval
+        # Public so that a test counting one line per message can set it to 0.
+        self.interval = interval
         self._max_kinds = max_kinds
         self._clock = clock
         self._kinds = collections.OrderedDict()
@@ -92,10 +94,14 @@ class RateLimitedLog:
 
     def warning(self, kind, msg, *args):
         """Log ``msg % args`` at WARNING, or count it; True when it was logged."""
+        return self.log(logging.WARNING, kind, msg, *args)
+
+    def log(self, level, kind, msg, *args):
+        """Log ``msg % args`` at ``level``, or count it; True when it was logged."""
         now = self._clock()
         with self._lock:
             entry = self._kinds.get(kind)
-            if entry is not None and now - entry.logged_at < self._interval:
+            if entry is not None and now - entry.logged_at < self.interval:
                 entry.suppressed += 1
                 return False
             suppressed, since = (entry.suppressed, entry.logged_at) if entry else (0, now)
@@ -106,7 +112,7 @@ class RateLimitedLog:
         if suppressed:
             msg = f"{msg} (and %s more like it in the last %d s)"
             args = (*args, f"{suppressed:,}", round(now - since))
-        self._logger.warning(msg, *args)
+        self._logger.log(level, msg, *args)
         return True
 
     def suppressed(self, kind):

@@ -198,6 +198,11 @@ class RPCServer:
             self._waiting.discard(work)
             self._running_count += 1
         incoming = work.incoming
+        if not incoming.claim():
+            with self._work_lock:
+                self._running_count -= 1
+            LOG.debug("Skipped a message received before a reconnect: it is delivered again")
+            return
         try:
             if not (self._ack_casts_after and not incoming.is_call):
                 incoming.acknowledge()

@@ -128,8 +128,6 @@ def decode(body):
             body = json.loads(body)
         except ValueError as exc:
             raise MalformedMessage(f"message body is not JSON: {exc}")
-        except RecursionError:
-            raise MalformedMessage("message body is JSON nested too deeply")
     if not isinstance(body, dict):
         raise MalformedMessage(f"message body is a JSON {type(body).__name__}, not an object")
     if "oslo.version" not in body or "oslo.message" not in body:
@@ -142,8 +140,6 @@ def decode(body):
         inner = json.loads(inner)
     except (TypeError, ValueError) as exc:
         raise MalformedMessage(f"oslo.message is not a JSON string: {exc}")
-    except RecursionError:
-        raise MalformedMessage("oslo.message is JSON nested too deeply")
     if not isinstance(inner, dict):
         raise MalformedMessage(f"oslo.message holds a JSON {type(inner).__name__}, not an object")
     return inner
@@ -309,10 +305,12 @@ def deserialize_failure(data, allowed_remote_exmods):
     trace = failure.get("tb") or []
     args = failure.get("args", [])
     kwargs = failure.get("kwargs", {})
-    if not isinstance(trace, list) or not all(isinstance(line, str) for line in trace):
+    trace_ok = isinstance(trace, list) and all(isinstance(line, str) for line in trace)
+    if not trace_ok:
         trace = [_text(trace)]
     well_formed = (
-        isinstance(name, str)
+        trace_ok
+        and isinstance(name, str)
         and isinstance(module, str)
         and isinstance(text, str)
         and isinstance(args, list)

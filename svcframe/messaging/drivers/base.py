@@ -107,6 +107,14 @@ class IncomingMessage(abc.ABC):
     def heartbeat(self):
         """Tell the caller the request is still being worked on (call monitor)."""
 
+    def claim(self):
+        """Called by the server when a worker is about to run the message.
+
+        False means: do not run it, the broker delivers it again (it was
+        received on a connection that has since been lost).
+        """
+        return True
+
     def acknowledge(self):
         """Tell the broker this message is handled: it is not delivered again.
 
@@ -130,17 +138,27 @@ class DuplicateFilter:
         self._seen = collections.OrderedDict()
 
     def is_duplicate(self, unique_id):
-        if unique_id is None:
-            return False
+        """Whether ``unique_id`` was seen; remembers it if not."""
+        if self.seen(unique_id):
+            return True
+        self.remember(unique_id)
+        return False
+
+    def seen(self, unique_id):
         try:
-            if unique_id in self._seen:
-                return True
+            return unique_id is not None and unique_id in self._seen
         except TypeError:  # not hashable: not an id this side ever sent
             return False
-        self._seen[unique_id] = None
+
+    def remember(self, unique_id):
+        if unique_id is None:
+            return
+        try:
+            self._seen[unique_id] = None
+        except TypeError:
+            return
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return False
 
     def forget(self, unique_id):
         """Let ``unique_id`` through again (its message went back to the broker unprocessed)."""

@@ -36,6 +36,8 @@ FIRST_CONNECT_RETRIES = 1
 RECONNECT_DELAY_START = 0.25
 RECONNECT_DELAY_STEP = 0.25
 RECONNECT_DELAY_MAX = 1.0
+# A connection lost sooner than this after it was made backs off fully.
+SHORT_LIVED_CONNECTION = 1.0
 
 
 def connection_errors(conn):
@@ -174,6 +176,10 @@ class ConsumerThread(threading.Thread):
     def flush(self):
         """Called in the thread after every drain: settle what other threads asked for."""
 
+    def final_flush(self):
+        """Called in the thread before it leaves: settle everything left."""
+        self.flush()
+
     def drain_timeout(self):
         return DRAIN_TIMEOUT
 
@@ -181,6 +187,7 @@ class ConsumerThread(threading.Thread):
         backoff = self.driver.new_backoff()
         first = True
         lost = False
+        short_lived = 0
         try:
             while not self._stopping.is_set():
                 try:
@@ -224,8 +231,20 @@ class ConsumerThread(threading.Thread):
                     continue
                 first = False
                 self._declare_failures = 0
-                backoff.reset()
+                connected_at = time.monotonic()
                 lost = not self._consume_until_error_or_stop()
+                if not lost:
+                    continue
+                if time.monotonic() - connected_at >= SHORT_LIVED_CONNECTION:
+                    short_lived = 0
+                    backoff.reset()
+                    continue
+                short_lived += 1
+                if short_lived > 1:
+                    # Lost again right after connecting: not a broker restart
+                    # but something that fails every time; never a busy loop.
+                    if self._stopping.wait(backoff.next()):
+                        break
             if self.conn is not None:
                 self._cancel_consumers()
                 self._cancelled.set()
@@ -291,6 +310,11 @@ class ConsumerThread(threading.Thread):
         except errors as exc:
             self._lost(exc)
             return False
+        except tuple(conn.channel_errors) as exc:
+            # The broker closed the channel (its queue was deleted, an ack
+            # it refused): consuming on it is over; start again on a new one.
+            self._lost(exc)
+            return False
         except Exception:
             # A bug in a callback must not end consumption for good.
             LOG.exception("%s: error while handling a message", self.name)
@@ -310,7 +334,7 @@ class ConsumerThread(threading.Thread):
             if not self._drain_once(conn, errors):
                 return
         try:
-            self.flush()
+            self.final_flush()
         except errors as exc:
             LOG.debug("%s: could not settle the last messages: %s", self.name, exc)
 

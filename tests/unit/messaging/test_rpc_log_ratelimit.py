@@ -136,3 +136,21 @@ def test_reset_all_forgets_every_kind(log, lines):
     log.warning("bad", "Rejected %s", 3)
 
     assert lines() == ["Rejected 1", "Rejected 3"]
+
+
+def test_lines_at_another_level_are_limited_the_same_way(log, clock, caplog, lines):
+    log.log(logging.INFO, "duplicate", "Dropped %s", 1)
+    log.log(logging.INFO, "duplicate", "Dropped %s", 2)
+    clock.now += 60
+    log.log(logging.INFO, "duplicate", "Dropped %s", 3)
+
+    assert lines() == ["Dropped 1", "Dropped 3 (and 1 more like it in the last 60 s)"]
+    assert {r.levelno for r in caplog.records} == {logging.INFO}
+
+
+def test_an_interval_of_zero_logs_every_line(log, lines):
+    log.interval = 0
+    for i in range(3):
+        log.warning("bad", "Rejected %s", i)
+
+    assert lines() == ["Rejected 0", "Rejected 1", "Rejected 2"]

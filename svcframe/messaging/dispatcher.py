@@ -20,6 +20,7 @@ import types
 import weakref
 
 from svcframe.messaging import _utils, exceptions
+from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.serializer import NoOpSerializer
 from svcframe.messaging.target import Target
 
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+_BAD_TIMEOUT = RateLimitedLog(LOG)
 
 DEFAULT_VERSION = "1.0"
 # Argument-name sets remembered per endpoint method as known to bind.
@@ -191,7 +193,11 @@ class _Watchdog:
         # at half of it leave room for queuing on the way there and back.
         self._interval = client_timeout / 2
         if self._interval < 1:
-            LOG.warning("Client provided an invalid timeout value of %r", incoming.client_timeout)
+            _BAD_TIMEOUT.warning(
+                "timeout",
+                "Client provided an invalid timeout value of %s",
+                shorten(repr(incoming.client_timeout)),
+            )
             return
         self._thread = threading.Thread(target=self._run, name="rpc-call-monitor", daemon=True)
         self._thread.start()

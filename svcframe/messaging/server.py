@@ -14,6 +14,7 @@ import threading
 from stevedore import driver as stevedore_driver
 
 from svcframe.messaging import exceptions
+from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.dispatcher import RPCDispatcher
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 LOG = logging.getLogger(__name__)
+# Rejections are about what a peer sent: a line per kind, not per message.
+_REJECTED = RateLimitedLog(LOG)
 
 # oslo_messaging.server's names for these.
 ExecutorLoadFailure = exceptions.ExecutorLoadFailure
@@ -275,11 +278,11 @@ class RPCServer(MessageHandlingServer):
             if isinstance(exc, exceptions.NoSuchMethod) and exc.method.endswith("_ignore_errors"):
                 LOG.debug("Method %s not found", exc.method)
             else:
-                LOG.warning("Rejected an RPC request: %s", exc)
+                _log_rejected(exc)
         except Exception as exc:
             failure = sys.exc_info()
             if getattr(exc, "caller_error", False):
-                LOG.warning("Rejected an RPC request: %s", exc)
+                _log_rejected(exc)
             else:
                 LOG.exception(
                     "Exception during message handling of RPC method %s", _method_name(incoming)
@@ -304,10 +307,15 @@ class RPCServer(MessageHandlingServer):
         return f"<RPCServer {self.target!r} executor={self.executor_type} ack_mode={self.ack_mode}>"
 
 
+def _log_rejected(exc):
+    _REJECTED.warning(type(exc), "Rejected an RPC request: %s", shorten(exc))
+    LOG.debug("Rejected RPC request", exc_info=True)
+
+
 def _method_name(incoming):
     message = incoming.message
     if isinstance(message, dict):
-        return repr(message.get("method"))
+        return shorten(repr(message.get("method")))
     return "(not an RPC message)"
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from svcframe import context as context_module
+from svcframe.messaging import _ratelimit
 from svcframe.testing.fixtures import (
     TRANSPORT_URL_ENV,
     ServiceRunner,
@@ -19,6 +20,16 @@ def pytest_addoption(parser):
         help=f"transport URL for the svc_* fixtures (default: ${TRANSPORT_URL_ENV}, "
         "else fake://, the in-process transport)",
     )
+
+
+@pytest.fixture(autouse=True)
+def _svc_fresh_warning_limits():
+    """Each test sees the first warning of each kind about bad messages.
+
+    Those warnings are rate-limited per process: without this, a test
+    asserting one would miss it when an earlier test logged the same kind.
+    """
+    _ratelimit.reset_all()
 
 
 @pytest.fixture

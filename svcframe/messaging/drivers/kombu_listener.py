@@ -25,12 +25,15 @@ import amqp
 import kombu
 
 from svcframe.messaging import exceptions, wire
+from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.drivers import base, kombu_payload
 from svcframe.messaging.drivers.kombu_connection import DRAIN_TIMEOUT, ConsumerThread
 
 __all__ = ["KombuListener", "KombuIncomingMessage", "effective_prefetch"]
 
 LOG = logging.getLogger(__name__)
+# What peers send wrong: a line per kind of fault, not per message.
+_DROPPED = RateLimitedLog(LOG)
 
 _BODY_EXCERPT = 120
 # How often the consumer thread looks for acks to send while messages it
@@ -70,6 +73,13 @@ def _consumer_shares(prefetch):
         return prefetch, 1, 1
     side = max(1, prefetch // 8)
     return prefetch - 2 * side, side, side
+
+
+def _kind_of(reason):
+    # Messages differ in their values, not in what is wrong with them.
+    if isinstance(reason, BaseException):
+        return type(reason)
+    return str(reason).split(":", 1)[0][:64]
 
 
 class _Delivery:
@@ -325,7 +335,13 @@ class KombuListener(base.Listener):
             self._drop(delivery, exc, (None, None))
             return None
         if self._duplicates.seen(request.unique_id):
-            LOG.info("Dropped a duplicate message (unique id %.100s)", request.unique_id)
+            # Expected after a reconnect in after_processing mode: INFO.
+            _DROPPED.log(
+                logging.INFO,
+                "duplicate",
+                "Dropped a duplicate message (unique id %s)",
+                shorten(request.unique_id, 100),
+            )
             self.settle(delivery, _ACK)
             return None
         delivery.unique_id = request.unique_id
@@ -344,15 +360,12 @@ class KombuListener(base.Listener):
         self.settle(delivery, _REJECT)
         msg_id, reply_q = reply_address
         body = delivery.body
-        if isinstance(body, (bytes, bytearray)):
-            excerpt = bytes(body[:_BODY_EXCERPT])
-        else:
-            excerpt = str(body)[:_BODY_EXCERPT]
-        LOG.warning(
-            "Dropped an unreadable message on topic %r: %s (body starts %r)",
+        _DROPPED.warning(
+            ("unreadable", _kind_of(reason)),
+            "Dropped an unreadable message on topic %r: %s (body starts %s)",
             self.target.topic,
-            str(reason)[:500],
-            excerpt,
+            shorten(reason),
+            shorten(body if isinstance(body, (bytes, bytearray)) else str(body), _BODY_EXCERPT),
         )
         if msg_id is None:
             return

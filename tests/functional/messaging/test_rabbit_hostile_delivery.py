@@ -21,11 +21,18 @@ from conftest import (
 from rpc_endpoints import Recorder as Echo
 
 from svcframe import messaging
-from svcframe.messaging.drivers import kombu_payload, kombu_publisher
+from svcframe.messaging.drivers import kombu_listener, kombu_payload, kombu_publisher
 
 pytestmark = [pytest.mark.rabbit]
 
 LISTENER_LOG = "svcframe.messaging.drivers.kombu_listener"
+
+
+@pytest.fixture(autouse=True)
+def _every_drop_logged(monkeypatch):
+    # These tests count the messages dropped by their log lines: one line
+    # each, not one per kind of fault and minute as in production.
+    monkeypatch.setattr(kombu_listener._DROPPED, "interval", 0)
 
 
 def served_with_prefetch(rpc, topic, prefetch):

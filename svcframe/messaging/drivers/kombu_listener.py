@@ -65,14 +65,18 @@ def _consumer_shares(prefetch):
     """Credits of the (topic, topic.server, fanout) consumers, adding up to ``prefetch``.
 
     Per-consumer prefetch is what every queue type supports (quorum queues
-    refuse a channel-wide one); most of it goes to the shared topic queue,
-    where backlogs build up.  Each consumer needs one credit at least: below
-    3, the topic queue gets the whole prefetch and the other two one each.
+    refuse a channel-wide one).  The shared topic queue and the server's own
+    queue get most of it in near-equal parts: casts directed at one server
+    (nova's ``topic.host``) are as common as shared ones, and one credit
+    there would run them one at a time.  Fanout, rare, gets an eighth.
+    Each consumer needs one credit at least: below 3, the topic queue gets
+    the whole prefetch and the other two one each.
     """
     if prefetch < 3:
         return prefetch, 1, 1
-    side = max(1, prefetch // 8)
-    return prefetch - 2 * side, side, side
+    fanout = max(1, prefetch // 8)
+    server = max(1, (prefetch - fanout) // 2)
+    return prefetch - fanout - server, server, fanout
 
 
 def _kind_of(reason):

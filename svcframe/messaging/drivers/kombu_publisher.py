@@ -18,7 +18,11 @@ import time
 import amqp
 
 from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu_connection import connect, connection_errors
+from svcframe.messaging.drivers.kombu_connection import (
+    connect,
+    connection_errors,
+    reconnect_backoff,
+)
 from svcframe.messaging.transport import mask_password
 
 __all__ = ["Publisher", "Outgoing", "Settlement"]
@@ -302,7 +306,10 @@ class Publisher:
             outgoing.settled.event.set()
 
     def _connect_locked(self, retry, deadline):
-        conn = connect(self.driver, "Publisher", retry=retry, deadline=deadline)
+        # After an outage, come back as soon as the broker does (as servers
+        # do): the first connection keeps the configured, slower backoff.
+        backoff = reconnect_backoff(self.driver) if self._connections else None
+        conn = connect(self.driver, "Publisher", retry=retry, deadline=deadline, backoff=backoff)
         channel = conn.channel()
         if self._confirms:
             channel.events["basic_ack"].add(self._on_ack)

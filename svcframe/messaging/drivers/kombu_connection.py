@@ -37,6 +37,9 @@ FIRST_CONNECT_RETRIES = 1
 RECONNECT_DELAY_START = 0.25
 RECONNECT_DELAY_STEP = 0.25
 RECONNECT_DELAY_MAX = 1.0
+# Declares refused after a reconnect retried at the reconnect pace before
+# the full backoff: a restarted broker's queues take seconds to recover.
+QUICK_DECLARE_RETRIES = 30
 # A connection lost sooner than this after it was made backs off fully.
 SHORT_LIVED_CONNECTION = 1.0
 
@@ -190,6 +193,7 @@ class ConsumerThread(threading.Thread):
 
     def run(self):
         backoff = self.driver.new_backoff()
+        declare_backoff = reconnect_backoff(self.driver)
         first = True
         lost = False
         short_lived = 0
@@ -231,11 +235,19 @@ class ConsumerThread(threading.Thread):
                         self.name,
                         mask_password(str(exc)) or type(exc).__name__,
                     )
-                    if self._stopping.wait(backoff.next()):
+                    # A broker that just restarted refuses declares for a few
+                    # seconds while its quorum queues recover: retry as fast
+                    # as a reconnect at first, then with the full backoff.
+                    if self._declare_failures <= QUICK_DECLARE_RETRIES:
+                        delay = declare_backoff.next()
+                    else:
+                        delay = backoff.next()
+                    if self._stopping.wait(delay):
                         break
                     continue
                 first = False
                 self._declare_failures = 0
+                declare_backoff.reset()
                 connected_at = time.monotonic()
                 lost = not self._consume_until_error_or_stop()
                 if not lost:
@@ -243,12 +255,18 @@ class ConsumerThread(threading.Thread):
                 if time.monotonic() - connected_at >= SHORT_LIVED_CONNECTION:
                     short_lived = 0
                     backoff.reset()
+                    declare_backoff.reset()
                     continue
                 short_lived += 1
                 if short_lived > 1:
-                    # Lost again right after connecting: not a broker restart
-                    # but something that fails every time; never a busy loop.
-                    if self._stopping.wait(backoff.next()):
+                    # Lost again right after connecting: a broker still
+                    # recovering, or something that fails every time; never a
+                    # busy loop, and the full backoff once it lasts.
+                    if short_lived <= QUICK_DECLARE_RETRIES:
+                        delay = declare_backoff.next()
+                    else:
+                        delay = backoff.next()
+                    if self._stopping.wait(delay):
                         break
             if self.conn is not None:
                 self._cancel_consumers()

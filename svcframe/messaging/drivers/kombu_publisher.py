@@ -31,6 +31,9 @@ IDLE_DRAIN_INTERVAL = 0.05
 REPLY_RETRY_INTERVAL = 0.25
 OBSOLETE_REPLY_QUEUE_TTL = 60.0
 
+# kombu's virtual channels add keys to the properties they are given:
+# every publish gets its own copy, or one embedded publish breaks every
+# later RabbitMQ publish of the process ("multiple values for 'priority'").
 _PROPERTIES = {"delivery_mode": 2}
 
 
@@ -167,9 +170,9 @@ class Publisher:
         if not isinstance(exchange, str) and exchange.name not in self._declared:
             exchange(channel).declare()
             self._declared.add(exchange.name)
-        properties = _PROPERTIES
+        properties = dict(_PROPERTIES)
         if outgoing.expiration is not None:
-            properties = dict(_PROPERTIES, expiration=str(int(outgoing.expiration * 1000)))
+            properties["expiration"] = str(int(outgoing.expiration * 1000))
         message = channel.prepare_message(
             outgoing.body, 0, "application/json", "utf-8", {}, properties
         )

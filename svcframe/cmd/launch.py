@@ -15,7 +15,7 @@ import sys
 
 from oslo_config import cfg
 
-from svcframe import components, log
+from svcframe import components, log, statedir
 from svcframe import service as service_module
 from svcframe.conf import service as service_conf
 from svcframe.messaging.transport import mask_password
@@ -121,6 +121,15 @@ def main(argv=None):
         return _fail(f"cannot read config file(s): {', '.join(exc.config_files)}")
     except (cfg.ConfigFileParseError, cfg.ConfigFileValueError, cfg.Error) as exc:
         return _fail(exc)
+
+    try:
+        # Before anything is created there: refuse a directory others can write.
+        for directory in statedir.service_state_dirs(conf):
+            statedir.ensure_private_dir(directory)
+    except statedir.UnsafeStateDirectory as exc:
+        return _fail(exc)
+    except OSError as exc:
+        return _fail(f"cannot create the state directory: {exc}")
 
     try:
         manager_class = components.load_manager_class(conf.binary)

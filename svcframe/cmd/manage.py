@@ -13,6 +13,7 @@ import sys
 from oslo_config import cfg
 
 import svcframe
+from svcframe import statedir
 from svcframe.cmd import manage_component, manage_db, manage_rpc, manage_service
 from svcframe.servicegroup.exceptions import ServiceGroupError
 from svcframe.servicegroup.urls import mask_url
@@ -76,7 +77,7 @@ def main(argv=None):
     try:
         conf = load_config(args.config_file, args.config_dir)
         return args.handler(conf, args) or 0
-    except (cfg.Error, ServiceGroupError) as exc:
+    except (cfg.Error, ServiceGroupError, statedir.UnsafeStateDirectory) as exc:
         if args.debug:
             raise
         return _fail(str(exc))

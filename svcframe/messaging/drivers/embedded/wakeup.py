@@ -1,0 +1,135 @@
+"""Waking a consumer when a message arrives: inotify on Linux, polling elsewhere.
+
+With inotify a consumer that has nothing to do sleeps in ``select`` until
+a message file is renamed into one of its queues; nothing runs on a timer.
+Without it (another platform, or ``inotify_simple`` not installed) every
+queue counts as changed and the consumer looks again every
+``polling_interval`` seconds.
+"""
+
+import logging
+import os
+import select
+import time
+
+try:
+    import inotify_simple
+except ImportError:  # not Linux
+    inotify_simple = None
+
+__all__ = ["DirectoryGone", "new_wakeup"]
+
+LOG = logging.getLogger(__name__)
+
+
+class DirectoryGone(OSError):
+    """A watched queue directory was deleted (the data directory removed under us)."""
+
+
+class _InotifyWakeup:
+    """Which watched queues changed since the last look, and a wait for the next change."""
+
+    def __init__(self):
+        flags = inotify_simple.flags
+        self._mask = flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF
+        self._gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
+        self._inotify = inotify_simple.INotify(nonblocking=True)
+        self._queues = {}  # wd -> queue
+        self._watches = {}  # queue -> wd
+        self._changed = set()
+        self._lost = None
+
+    def watch(self, queue, path):
+        if queue in self._watches:
+            return
+        wd = self._inotify.add_watch(path, self._mask)
+        self._queues[wd] = queue
+        self._watches[queue] = wd
+        self._changed.add(queue)  # whatever arrived before the watch
+
+    def unwatch(self, queue):
+        wd = self._watches.pop(queue, None)
+        if wd is not None:
+            self._queues.pop(wd, None)
+            try:
+                self._inotify.rm_watch(wd)
+            except OSError:
+                pass
+
+    def take_changed(self, queue):
+        """True (once) if ``queue`` may have new messages since the last call."""
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            raise DirectoryGone(lost)
+        if queue in self._changed:
+            self._changed.discard(queue)
+            return True
+        return False
+
+    def wait(self, timeout):
+        """Block until a watched queue changes or ``timeout`` seconds pass."""
+        if self._changed:
+            return
+        ready, _, _ = select.select([self._inotify.fileno()], [], [], timeout)
+        if ready:
+            self._read()
+
+    def _read(self):
+        try:
+            events = self._inotify.read(timeout=0)
+        except BlockingIOError:
+            return
+        for event in events:
+            if event.mask & inotify_simple.flags.Q_OVERFLOW:
+                self._changed.update(self._watches)
+                continue
+            queue = self._queues.get(event.wd)
+            if queue is None:
+                continue
+            if event.mask & self._gone:
+                self._lost = f"queue directory of {queue!r} was removed"
+                self._queues.pop(event.wd, None)
+                self._watches.pop(queue, None)
+            else:
+                self._changed.add(queue)
+
+    def close(self):
+        try:
+            self._inotify.close()
+        except OSError:
+            pass
+
+
+class _PollingWakeup:
+    """Every queue may have changed; waiting is sleeping ``interval``."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self._dirs = {}
+
+    def watch(self, queue, path):
+        self._dirs[queue] = path
+
+    def unwatch(self, queue):
+        self._dirs.pop(queue, None)
+
+    def take_changed(self, queue):
+        path = self._dirs.get(queue)
+        if path is not None and not os.path.isdir(path):
+            raise DirectoryGone(f"queue directory of {queue!r} was removed")
+        return True
+
+    def wait(self, timeout):
+        time.sleep(min(self.interval, timeout) if timeout is not None else self.interval)
+
+    def close(self):
+        pass
+
+
+def new_wakeup(polling_interval):
+    if inotify_simple is not None:
+        try:
+            return _InotifyWakeup()
+        except OSError as exc:  # e.g. fs.inotify.max_user_instances reached
+            LOG.warning("inotify unavailable (%s); polling every %s s", exc, polling_interval)
+    return _PollingWakeup(polling_interval)

@@ -32,8 +32,9 @@ class EmbeddedDriver(KombuDriver):
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         messaging_conf.register_opts(conf)
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
-        path = getattr(url, "virtual_host", None)
-        data_dir = path if path and path != "/" else conf.embedded.data_dir
+        # embedded:///var/tmp/q names /var/tmp/q: a URL's path is absolute.
+        path = (getattr(url, "virtual_host", None) or "").strip("/")
+        data_dir = "/" + path if path else conf.embedded.data_dir
         self.data_dir = statedir.ensure_private_dir(os.path.expanduser(data_dir))
         self.safe_url = f"embedded://{self.data_dir}"
         self.polling_interval = conf.embedded.polling_interval

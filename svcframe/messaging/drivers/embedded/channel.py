@@ -63,22 +63,27 @@ class Channel(virtual.Channel):
 
     def get_table(self, exchange):
         path = self._exchange_file(exchange)
+        cached = self._tables.get(exchange)
+        if cached is not None:
+            # A stat, not an open, on every publish: bindings rarely change.
+            try:
+                st = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                return []
+            if cached[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+                return cached[1]
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             return []
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
-            key = (st.st_ino, st.st_mtime_ns, st.st_size)
-            cached = self._tables.get(exchange)
-            if cached is not None and cached[0] == key:
-                return cached[1]
             content = f.read()
         try:
             table = [tuple(b) for b in _loads(content)]
         except (ValueError, TypeError):
             return []  # read between a create and its first write
-        self._tables[exchange] = (key, table)
+        self._tables[exchange] = ((st.st_ino, st.st_mtime_ns, st.st_size), table)
         return table
 
     def _update_table(self, exchange, change):
@@ -204,6 +209,9 @@ class Channel(virtual.Channel):
 
     def _put(self, queue, message, **kwargs):
         self._put_live(queue, message)
+
+    def _next_delivery_tag(self):
+        return 0  # replaced by a per-channel counter when the message is received
 
     # -- consuming ----------------------------------------------------------
 

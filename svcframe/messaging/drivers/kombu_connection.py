@@ -214,7 +214,7 @@ class ConsumerThread(threading.Thread):
         next_heartbeat_check = 0.0
         while not self._stopping.is_set():
             try:
-                conn.drain_events(timeout=DRAIN_TIMEOUT)
+                conn.drain_events(timeout=getattr(self.driver, "drain_timeout", DRAIN_TIMEOUT))
             except TimeoutError:
                 pass
             except errors as exc:
@@ -264,6 +264,12 @@ class ConsumerThread(threading.Thread):
     def stop(self, timeout=None):
         """Stop consuming; returns once the thread has cancelled its consumers."""
         self._stopping.set()
+        # Transports in this process (embedded, fake) can end a drain at
+        # once: they need not wake on a timer to notice a stop.
+        conn = self.conn
+        interrupt = getattr(getattr(conn, "_transport", None), "interrupt", None)
+        if interrupt is not None:
+            interrupt()
         if self.is_alive() and threading.current_thread() is not self:
             self._done.wait(timeout)
 

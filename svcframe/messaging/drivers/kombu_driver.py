@@ -41,6 +41,9 @@ class KombuDriver(base.Driver):
     prefetch_count = 0
     missing_consumer_retry_timeout = 60
     start_timeout = 30.0
+    # How long a consumer's drain may block; it bounds how fast a stop is
+    # noticed and heartbeats are sent, unless the transport can interrupt it.
+    drain_timeout = 0.2
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)

@@ -28,6 +28,8 @@ class EmbeddedDriver(KombuDriver):
     """Broker-less transport for one host (``embedded://`` or no transport_url)."""
 
     supports_confirms = False
+    # Consumers sleep until a message arrives or they are stopped (interrupt).
+    drain_timeout = 5.0
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         messaging_conf.register_opts(conf)

@@ -335,7 +335,14 @@ class Transport(virtual.Transport):
                 if left <= 0:
                     raise TimeoutError()
                 wait = min(wait, left)
-            self.wakeup.wait(max(wait, 0.0))
+            if self.wakeup.wait(max(wait, 0.0)):
+                raise TimeoutError()  # interrupted: the consumer is stopping
+
+    def interrupt(self):
+        """End a drain_events() blocked in another thread (it raises a timeout)."""
+        wakeup = self._wakeup
+        if wakeup is not None:
+            wakeup.interrupt()
 
     def close_connection(self, connection):
         try:

@@ -38,6 +38,8 @@ class _InotifyWakeup:
         self._watches = {}  # queue -> wd
         self._changed = set()
         self._lost = None
+        # Another thread's interrupt(): a byte in this pipe ends a wait.
+        self._interrupt_r, self._interrupt_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def watch(self, queue, path):
         if queue in self._watches:
@@ -67,12 +69,26 @@ class _InotifyWakeup:
         return False
 
     def wait(self, timeout):
-        """Block until a watched queue changes or ``timeout`` seconds pass."""
+        """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted."""
         if self._changed:
-            return
-        ready, _, _ = select.select([self._inotify.fileno()], [], [], timeout)
-        if ready:
+            return False
+        fds = [self._inotify.fileno(), self._interrupt_r]
+        ready, _, _ = select.select(fds, [], [], timeout)
+        if self._inotify.fileno() in ready:
             self._read()
+        if self._interrupt_r in ready:
+            try:
+                os.read(self._interrupt_r, 4096)
+            except BlockingIOError:
+                pass
+            return True
+        return False
+
+    def interrupt(self):
+        try:
+            os.write(self._interrupt_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # already pending, or closed
 
     def _read(self):
         try:
@@ -94,8 +110,13 @@ class _InotifyWakeup:
                 self._changed.add(queue)
 
     def close(self):
+        for close in (self._inotify.close, lambda: os.close(self._interrupt_r)):
+            try:
+                close()
+            except OSError:
+                pass
         try:
-            self._inotify.close()
+            os.close(self._interrupt_w)
         except OSError:
             pass
 
@@ -106,6 +127,7 @@ class _PollingWakeup:
     def __init__(self, interval):
         self.interval = interval
         self._dirs = {}
+        self._interrupted = False
 
     def watch(self, queue, path):
         self._dirs[queue] = path
@@ -121,6 +143,11 @@ class _PollingWakeup:
 
     def wait(self, timeout):
         time.sleep(min(self.interval, timeout) if timeout is not None else self.interval)
+        interrupted, self._interrupted = self._interrupted, False
+        return interrupted
+
+    def interrupt(self):
+        self._interrupted = True
 
     def close(self):
         pass

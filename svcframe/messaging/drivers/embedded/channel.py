@@ -162,6 +162,11 @@ class Channel(virtual.Channel):
     def basic_publish(self, message, exchange, routing_key, mandatory=False, **kwargs):
         self._inplace_augment_message(message, exchange, routing_key)
         properties = message["properties"]
+        if isinstance(message["body"], bytes):
+            # Our own bodies are JSON text; anything else travels as base64.
+            message["body"], properties["body_encoding"] = self.encode_body(
+                message["body"], "base64"
+            )
         expiration = properties.get("expiration")
         if expiration:
             message["expires_at"] = time.time() + int(expiration) / 1000.0

@@ -44,6 +44,11 @@ SUFFIX = ".msg"
 _VALID_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
 
 
+# One sequence per process: several stores (connections) of one process
+# must never make the same file name.
+_sequence = itertools.count()
+
+
 class InvalidQueueName(ValueError):
     """A queue or exchange name that cannot be a file name (from the wire: refused)."""
 
@@ -78,7 +83,6 @@ class QueueStore:
         self.data_dir = data_dir
         self.queues_dir = os.path.join(data_dir, "queues")
         self.control_dir = os.path.join(data_dir, "exchanges")
-        self._counter = itertools.count()
         self._pid = os.getpid()
         self._owners = {}  # queue -> pid, for private queues (never changes)
         self._lock = threading.Lock()
@@ -99,7 +103,7 @@ class QueueStore:
             if not os.path.isdir(sub):
                 statedir.ensure_private_dir(sub)
         if owner_pid is not None and not os.path.exists(os.path.join(path, OWNER)):
-            tmp = os.path.join(path, f".owner.{self._pid}.{next(self._counter)}")
+            tmp = os.path.join(path, f".owner.{self._pid}.{next(_sequence)}")
             fd = statedir.open_private_file(tmp)
             with os.fdopen(fd, "w") as f:
                 f.write(str(owner_pid))
@@ -134,7 +138,7 @@ class QueueStore:
 
     def add_consumer(self, queue):
         """Mark this process as consuming ``queue``; the marker's path."""
-        path = os.path.join(self.queue_dir(queue), CONSUMERS, f"{self._pid}.{next(self._counter)}")
+        path = os.path.join(self.queue_dir(queue), CONSUMERS, f"{self._pid}.{next(_sequence)}")
         os.close(statedir.open_private_file(path))
         return path
 
@@ -161,7 +165,7 @@ class QueueStore:
         directory cannot take it.
         """
         folder = os.path.join(self.queues_dir, queue)
-        name = f"{time.time_ns():020d}-{self._pid}-{next(self._counter)}{SUFFIX}"
+        name = f"{time.time_ns():020d}-{self._pid}-{next(_sequence)}{SUFFIX}"
         partial = os.path.join(folder, "." + name)
         data = json.dumps(payload).encode("utf-8")
         try:

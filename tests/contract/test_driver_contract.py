@@ -172,9 +172,13 @@ def test_call_monitor_keeps_a_slow_call_alive_and_gives_up_on_silence(rpc):
 
 def test_a_call_to_a_topic_nobody_consumes_fails_within_a_second(rpc):
     started = time.monotonic()
-    with pytest.raises(exceptions.MessageDeliveryFailure, match="No server is listening"):
+    with pytest.raises(exceptions.MessageDeliveryFailure, match="No server is listening") as info:
         rpc.client(topic=rpc.topic + "_nobody").prepare(timeout=30).call({}, "echo", value=1)
     assert time.monotonic() - started < 1.0
+    # Where it looked: the transport, and for the embedded one its directory.
+    assert rpc.driver in str(info.value)
+    if rpc.driver == "embedded":
+        assert rpc.transport._driver.data_dir in str(info.value)
 
 
 @pytest.mark.parametrize(

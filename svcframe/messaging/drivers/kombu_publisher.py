@@ -298,8 +298,8 @@ class Publisher:
             self._on_undeliverable_call(
                 msg_id,
                 exceptions.MessageDeliveryFailure(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}): "
-                    f"the broker could not route the call ({reason})"
+                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
+                    f"at {self.driver.safe_url}: the broker could not route the call ({reason})"
                 ),
             )
         elif self._just_reconnected():

@@ -30,6 +30,7 @@ import threading
 import time
 
 from svcframe import statedir
+from svcframe.messaging import exceptions
 
 __all__ = ["QueueStore", "InvalidQueueName", "StoreFull", "pid_alive"]
 
@@ -53,8 +54,8 @@ class InvalidQueueName(ValueError):
     """A queue or exchange name that cannot be a file name (from the wire: refused)."""
 
 
-class StoreFull(Exception):
-    """The data directory cannot take a message (full, read-only, no permission)."""
+class StoreFull(exceptions.MessageDeliveryFailure):
+    """The data directory cannot take a message or a queue (full, read-only, no permission)."""
 
 
 def check_name(name, what="queue"):
@@ -99,15 +100,18 @@ class QueueStore:
     def declare(self, queue, owner_pid=None):
         """Create ``queue``'s directory; ``owner_pid`` marks a queue private to that process."""
         path = self.queue_dir(queue)
-        for sub in (path, os.path.join(path, CLAIMED), os.path.join(path, CONSUMERS)):
-            if not os.path.isdir(sub):
-                statedir.ensure_private_dir(sub)
-        if owner_pid is not None and not os.path.exists(os.path.join(path, OWNER)):
-            tmp = os.path.join(path, f".owner.{self._pid}.{next(_sequence)}")
-            fd = statedir.open_private_file(tmp)
-            with os.fdopen(fd, "w") as f:
-                f.write(str(owner_pid))
-            os.rename(tmp, os.path.join(path, OWNER))
+        try:
+            for sub in (path, os.path.join(path, CLAIMED), os.path.join(path, CONSUMERS)):
+                if not os.path.isdir(sub):
+                    statedir.ensure_private_dir(sub)
+            if owner_pid is not None and not os.path.exists(os.path.join(path, OWNER)):
+                tmp = os.path.join(path, f".owner.{self._pid}.{next(_sequence)}")
+                fd = statedir.open_private_file(tmp)
+                with os.fdopen(fd, "w") as f:
+                    f.write(str(owner_pid))
+                os.rename(tmp, os.path.join(path, OWNER))
+        except OSError as exc:
+            raise self._full(exc) from None
         return path
 
     def exists(self, queue):
@@ -139,7 +143,10 @@ class QueueStore:
     def add_consumer(self, queue):
         """Mark this process as consuming ``queue``; the marker's path."""
         path = os.path.join(self.queue_dir(queue), CONSUMERS, f"{self._pid}.{next(_sequence)}")
-        os.close(statedir.open_private_file(path))
+        try:
+            os.close(statedir.open_private_file(path))
+        except OSError as exc:
+            raise self._full(exc) from None
         return path
 
     def has_consumer(self, queue):
@@ -193,8 +200,7 @@ class QueueStore:
         # No error here is a lost connection: retrying cannot help, so the
         # publisher must not treat it as one (it would spin).
         return StoreFull(
-            f"cannot write a message under {self.data_dir} "
-            f"(embedded transport): {exc.strerror or exc}"
+            f"cannot write under {self.data_dir} (embedded transport): {exc.strerror or exc}"
         )
 
     def list_ready(self, queue):

@@ -243,22 +243,27 @@ class Channel(virtual.Channel):
             if not self.connection.wakeup.take_changed(queue):
                 raise Empty()
             ready = self._ready[queue] = self.store.list_ready(queue)
-        claim = self.store.claim
+        no_ack = queue in self._no_ack
         while ready:
-            got = claim(queue, ready.popleft())
-            if got is None:
-                continue  # another consumer took it
-            claimed, payload = got
+            name = ready.popleft()
+            if no_ack:
+                claimed, payload = None, self.store.take(queue, name)
+                if payload is None:
+                    continue  # another consumer took it
+            else:
+                got = self.store.claim(queue, name)
+                if got is None:
+                    continue  # another consumer took it
+                claimed, payload = got
             expires_at = payload.pop("expires_at", None)
             if expires_at is not None and time.time() > expires_at:
                 LOG.info("Dropped an expired call request on %s", queue)
-                self.store.forget(claimed)
+                if claimed is not None:
+                    self.store.forget(claimed)
                 continue
             tag = next(self._tags)
             payload["properties"]["delivery_tag"] = tag
-            if queue in self._no_ack:
-                self.store.forget(claimed)
-            else:
+            if claimed is not None:
                 self._claimed[tag] = claimed
             return payload
         raise Empty()

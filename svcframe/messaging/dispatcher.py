@@ -302,6 +302,12 @@ class RPCDispatcher:
                 f"not {type(namespace).__name__}"
             )
         version = message.get("version", DEFAULT_VERSION)
+        if not isinstance(version, str):
+            # Checked before parse_version(), whose cache cannot hash a list.
+            raise exceptions.InvalidRequest(
+                f"The 'version' of RPC method {method!r} must be a string, "
+                f"not {type(version).__name__}"
+            )
         try:
             _utils.parse_version(version)
         except ValueError as exc:

@@ -1,4 +1,11 @@
-"""RPCServer: consumes a target's requests and runs them on an executor."""
+"""RPCServer: consumes a target's requests and runs them on an executor.
+
+A request is acknowledged to the broker when a worker starts it (calls,
+and casts in ``on_receipt`` mode) or when its method has returned or
+raised (casts in ``after_processing`` mode).  Requests received and not
+started yet are never acknowledged: the driver's prefetch bounds them, and
+stop() gives them back to the broker at once instead of running them.
+"""
 
 import logging
 import sys
@@ -9,7 +16,7 @@ from stevedore import driver as stevedore_driver
 from svcframe.messaging import exceptions
 from svcframe.messaging.dispatcher import RPCDispatcher
 
-__all__ = ["RPCServer", "get_rpc_server"]
+__all__ = ["ACK_MODES", "RPCServer", "get_rpc_server"]
 
 LOG = logging.getLogger(__name__)
 
@@ -21,6 +28,18 @@ _REQUEST_ERRORS = (
     exceptions.UnsupportedVersion,
     exceptions.InvalidRequest,
 )
+
+
+ACK_MODES = ("after_processing", "on_receipt")
+
+
+class _Work:
+    """A request between its receipt and the worker that runs it."""
+
+    __slots__ = ("incoming",)
+
+    def __init__(self, incoming):
+        self.incoming = incoming
 
 
 def _raise_load_failure(manager, entrypoint, exc):
@@ -45,8 +64,18 @@ class RPCServer:
     sent, then releases the listener.
     """
 
-    def __init__(self, transport, target, dispatcher, executor="threading"):
+    def __init__(self, transport, target, dispatcher, executor="threading", ack_mode=None):
         self.conf = transport.conf
+        ack_mode = ack_mode or self.conf.rpc_ack_mode
+        if ack_mode not in ACK_MODES:
+            raise ValueError(f"ack_mode must be one of {', '.join(ACK_MODES)}, not {ack_mode!r}")
+        self.ack_mode = ack_mode
+        self._ack_casts_after = ack_mode == "after_processing"
+        # Received and not started; guarded by _work_lock.
+        self._waiting = set()
+        self._running_count = 0
+        self._work_lock = threading.Lock()
+        self._counters = {"received": 0, "returned": 0, "max_waiting": 0, "max_held": 0}
         self.transport = transport
         self.target = target
         self.dispatcher = dispatcher
@@ -91,7 +120,34 @@ class RPCServer:
         try:
             listener.stop()
         finally:
+            self._return_waiting()
             self._stopped.set()
+
+    def stats(self):
+        """Counters: received, waiting (not started), running, returned, max_waiting, max_held."""
+        with self._work_lock:
+            stats = dict(self._counters)
+            stats["waiting"] = len(self._waiting)
+            stats["running"] = self._running_count
+        return stats
+
+    def _return_waiting(self):
+        # What no worker has started goes back to the broker now, for another
+        # server: waiting for a free thread could outlast the shutdown timeout.
+        with self._work_lock:
+            waiting, self._waiting = self._waiting, set()
+            self._counters["returned"] += len(waiting)
+        for work in waiting:
+            try:
+                work.incoming.requeue()
+            except Exception:  # noqa: BLE001 - the connection is gone: the broker requeues it
+                LOG.debug("Could not requeue a message", exc_info=True)
+        if waiting:
+            LOG.info(
+                "Gave %d message(s) that had not been started back to the broker (%s)",
+                len(waiting),
+                self.target,
+            )
 
     def wait(self):
         """Block until stop() has been called and every request in progress has replied."""
@@ -111,13 +167,44 @@ class RPCServer:
 
     def _on_incoming(self, incoming):
         # Runs in the listener's thread: nothing may escape from here.
+        work = _Work(incoming)
+        with self._work_lock:
+            self._waiting.add(work)
+            counters = self._counters
+            counters["received"] += 1
+            waiting = len(self._waiting)
+            if waiting > counters["max_waiting"]:
+                counters["max_waiting"] = waiting
+            if waiting + self._running_count > counters["max_held"]:
+                counters["max_held"] = waiting + self._running_count
         try:
-            self._executor.submit(self._process, incoming)
+            self._executor.submit(self._run, work)
         except Exception:
-            LOG.exception(
-                "Cannot run RPC method %s: the server is shutting down",
+            with self._work_lock:
+                self._waiting.discard(work)
+            LOG.warning(
+                "Cannot run RPC method %s: the server is shutting down; giving it back",
                 _method_name(incoming),
             )
+            incoming.requeue()
+
+    def _run(self, work):
+        with self._work_lock:
+            if work not in self._waiting:
+                return  # given back to the broker by stop()
+            self._waiting.discard(work)
+            self._running_count += 1
+        incoming = work.incoming
+        try:
+            if not (self._ack_casts_after and not incoming.is_call):
+                incoming.acknowledge()
+            self._process(incoming)
+        finally:
+            # After processing (or if acking at start failed): an exception
+            # is a result too, never a redelivery.
+            incoming.acknowledge()
+            with self._work_lock:
+                self._running_count -= 1
 
     def _process(self, incoming):
         failure = None
@@ -154,7 +241,7 @@ class RPCServer:
             del failure
 
     def __repr__(self):
-        return f"<RPCServer {self.target!r} executor={self.executor_type}>"
+        return f"<RPCServer {self.target!r} executor={self.executor_type} ack_mode={self.ack_mode}>"
 
 
 def _method_name(incoming):
@@ -171,8 +258,13 @@ def get_rpc_server(
     executor="threading",
     serializer=None,
     access_policy=None,
+    ack_mode=None,
 ):
-    """An RPCServer for ``target`` dispatching to ``endpoints`` (tried in order)."""
+    """An RPCServer for ``target`` dispatching to ``endpoints`` (tried in order).
+
+    ``ack_mode`` ('after_processing' or 'on_receipt') overrides
+    ``[DEFAULT] rpc_ack_mode`` for this server's casts.
+    """
     # The ping endpoint is opt-in per configuration, as in oslo.messaging.
     dispatcher = RPCDispatcher(
         endpoints,
@@ -180,4 +272,4 @@ def get_rpc_server(
         access_policy,
         ping_enabled=transport.conf.rpc_ping_enabled,
     )
-    return RPCServer(transport, target, dispatcher, executor)
+    return RPCServer(transport, target, dispatcher, executor, ack_mode)

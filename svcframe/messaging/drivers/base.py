@@ -107,17 +107,42 @@ class IncomingMessage(abc.ABC):
     def heartbeat(self):
         """Tell the caller the request is still being worked on (call monitor)."""
 
+    def acknowledge(self):
+        """Tell the broker this message is handled: it is not delivered again.
+
+        The server calls it when a worker starts the message (acking on
+        receipt) or when the method has returned or raised (acking after
+        processing); a second call does nothing.  Drivers without
+        acknowledgements do nothing.
+        """
+        return None
+
+    def requeue(self):
+        """Give the message back to the broker, for another server: it was not started."""
+        return None
+
 
 class DuplicateFilter:
     """Remembers the last ``size`` unique ids, as oslo.messaging's _MsgIdCache."""
 
     def __init__(self, size=16):
-        self._seen = collections.deque(maxlen=size)
+        self._size = size
+        self._seen = collections.OrderedDict()
 
     def is_duplicate(self, unique_id):
         if unique_id is None:
             return False
-        if unique_id in self._seen:
-            return True
-        self._seen.append(unique_id)
+        try:
+            if unique_id in self._seen:
+                return True
+        except TypeError:  # not hashable: not an id this side ever sent
+            return False
+        self._seen[unique_id] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
         return False
+
+    def forget(self, unique_id):
+        """Let ``unique_id`` through again (its message went back to the broker unprocessed)."""
+        if unique_id is not None:
+            self._seen.pop(unique_id, None)

@@ -282,6 +282,7 @@ class FakeDriver(KombuDriver):
 
     supports_confirms = False
     drain_timeout = 5.0
+    interruptible = True
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)

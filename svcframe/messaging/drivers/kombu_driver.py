@@ -44,6 +44,9 @@ class KombuDriver(base.Driver):
     # How long a consumer's drain may block; it bounds how fast a stop is
     # noticed and heartbeats are sent, unless the transport can interrupt it.
     drain_timeout = 0.2
+    # Whether the transport can end a blocked drain from another thread
+    # (ConsumerThread.interrupt); if not, consumers poll for settlements.
+    interruptible = False
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
@@ -173,6 +176,11 @@ class KombuDriver(base.Driver):
                     self._reply_waiter = ReplyWaiter(self)
                 waiter = self._reply_waiter
         return waiter
+
+    def call_waited_for(self, msg_id):
+        """Whether a caller of this process still waits for the reply to call ``msg_id``."""
+        waiter = self._reply_waiter
+        return waiter is not None and waiter.is_waiting(msg_id)
 
     def _undeliverable_call(self, msg_id, exc):
         waiter = self._reply_waiter

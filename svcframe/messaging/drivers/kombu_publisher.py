@@ -29,7 +29,19 @@ COLLECT_AT = 64
 # How long an idle publisher may leave acks and returns unread.
 IDLE_DRAIN_INTERVAL = 0.05
 REPLY_RETRY_INTERVAL = 0.25
+# Replies to a queue that does not exist: re-sent with growing delays, at
+# most this many times per queue (whatever the number of replies to it).
+REPLY_RETRY_MAX_INTERVAL = 5.0
+REPLY_RETRIES_PER_QUEUE = 20
 OBSOLETE_REPLY_QUEUE_TTL = 60.0
+# Reply queues known to be gone, as oslo.messaging's cache: the most recent ones.
+OBSOLETE_REPLY_QUEUES = 200
+# Messages waiting to be re-sent (returned replies and casts) at most.
+MAX_PENDING_RETRIES = 10000
+# A publish that fails again right after a fresh connection is not a lost
+# connection but a message the broker (or the transport) will not take:
+# after this many attempts, with backoff between them, it is given up.
+FRESH_CONNECTION_ATTEMPTS = 3
 
 # kombu's virtual channels add keys to the properties they are given:
 # every publish gets its own copy, or one embedded publish breaks every
@@ -73,9 +85,10 @@ class Publisher:
         self._nacked = []
         self._reply_retries = []  # (due, Outgoing): returned replies and casts to send again
         self._reply_retry_started = {}
+        self._reply_queue_attempts = {}  # reply queue -> (first failure, attempts)
         self._connections = 0
         self._reconnected_at = None
-        self._obsolete_reply_queues = {}
+        self._obsolete_reply_queues = collections.OrderedDict()
         self._closed = False
         self._wakeup = threading.Event()
         self._maintenance = None
@@ -144,25 +157,49 @@ class Publisher:
 
     def _publish_locked(self, outgoing, retry, deadline):
         attempts = 0
+        fresh_failures = 0
+        backoff = None
         while True:
+            fresh = False
             if self._conn is None:
                 self._connect_locked(retry, deadline)
+                fresh = True
             try:
                 self._send_locked(outgoing)
                 return
             except connection_errors(self._conn) as exc:
                 attempts += 1
-                LOG.warning(
-                    "Publishing to %s failed: %s; reconnecting",
-                    outgoing.routing_key,
-                    mask_password(str(exc)) or type(exc).__name__,
-                )
+                reason = mask_password(str(exc)) or type(exc).__name__
                 self._drop_connection_locked()
+                if fresh:
+                    fresh_failures += 1
+                if fresh_failures >= FRESH_CONNECTION_ATTEMPTS:
+                    # Not a lost connection: this message cannot be sent
+                    # (name too long, no space left, ...).  Said once.
+                    LOG.error(
+                        "Could not send a %s to %s: %s", outgoing.kind, outgoing.routing_key, reason
+                    )
+                    raise exceptions.MessageDeliveryFailure(
+                        f"Unable to send to {outgoing.routing_key}: {reason}"
+                    )
                 if retry is not None and 0 <= retry < attempts:
                     raise exceptions.MessageDeliveryFailure(
                         f"Unable to send to {outgoing.routing_key} after {attempts} attempt(s): "
-                        f"{mask_password(str(exc))}"
+                        f"{reason}"
                     )
+                LOG.warning(
+                    "Publishing to %s failed: %s; reconnecting", outgoing.routing_key, reason
+                )
+                if fresh:
+                    # Failed on a connection just made: wait before the next
+                    # one, never a busy loop.
+                    backoff = backoff or self.driver.new_backoff()
+                    delay = backoff.next()
+                    if deadline is not None and time.monotonic() + delay >= deadline:
+                        raise exceptions.TransportUnavailable(
+                            f"Timed out sending to {outgoing.routing_key}: {reason}"
+                        )
+                    time.sleep(delay)
 
     def _send_locked(self, outgoing):
         channel = self._channel
@@ -267,13 +304,14 @@ class Publisher:
                 self._nacked.append(outgoing)
 
     def _on_return(self, exc, exchange, routing_key, message):
-        self._returned.append((exchange, routing_key, message.body, str(exc)))
+        expiration = getattr(message, "properties", {}).get("expiration")
+        self._returned.append((exchange, routing_key, message.body, str(exc), expiration))
 
     def _handle_failures_locked(self):
         returned, self._returned = self._returned, []
         nacked, self._nacked = self._nacked, []
-        for exchange, routing_key, body, reason in returned:
-            self._handle_return(exchange, routing_key, body, reason)
+        for exchange, routing_key, body, reason, expiration in returned:
+            self._handle_return(exchange, routing_key, body, reason, expiration)
         for outgoing in nacked:
             LOG.error(
                 "The broker refused (nack) a %s to %s on exchange %r",
@@ -289,11 +327,16 @@ class Publisher:
                     ),
                 )
 
-    def _handle_return(self, exchange, routing_key, body, reason):
+    def _handle_return(self, exchange, routing_key, body, reason, expiration=None):
         inner = _peek(body)
         msg_id = inner.get("_msg_id")
         if exchange == "":
             self._schedule_reply_retry(routing_key, body, msg_id)
+        elif "_reply_q" in inner and self._just_reconnected():
+            # After a broker restart the servers re-declare their queues a
+            # moment after this client is back: hold the call back as a cast
+            # is, rather than failing it; its caller's timeout still applies.
+            self._schedule_cast_retry(exchange, routing_key, body, inner, expiration)
         elif "_reply_q" in inner and self._on_undeliverable_call:
             self._on_undeliverable_call(
                 msg_id,
@@ -321,54 +364,100 @@ class Publisher:
             and time.monotonic() - since < self.driver.missing_consumer_retry_timeout
         )
 
-    def _schedule_cast_retry(self, exchange, routing_key, body, inner):
+    def _schedule_cast_retry(self, exchange, routing_key, body, inner, expiration=None):
+        is_call = "_reply_q" in inner
+        kind = "call" if is_call else "cast"
+        msg_id = inner.get("_msg_id")
+        if is_call and not self._call_waited_for(msg_id):
+            return  # its caller gave up already
         key = (routing_key, inner.get("_unique_id"))
         now = time.monotonic()
         first = self._reply_retry_started.setdefault(key, now)
         if first == now:
             LOG.info(
-                "A cast of %r to %r came back after reconnecting: sending it again until its "
+                "A %s of %s to %r came back after reconnecting: sending it again until its "
                 "server is back (up to %s s)",
-                inner.get("method"),
+                kind,
+                _short(inner.get("method")),
                 routing_key,
                 self.driver.missing_consumer_retry_timeout,
             )
         if not self._just_reconnected():
             del self._reply_retry_started[key]
+            if is_call and self._on_undeliverable_call:
+                self._on_undeliverable_call(
+                    msg_id,
+                    exceptions.MessageDeliveryFailure(
+                        f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
+                        f"{now - self._reconnected_at:.0f} s after reconnecting"
+                    ),
+                )
+                return
             LOG.warning(
-                "A cast of %r to %r (exchange %r) was dropped: no queue was bound to it "
+                "A cast of %s to %r (exchange %r) was dropped: no queue was bound to it "
                 "%.0f s after reconnecting",
-                inner.get("method"),
+                _short(inner.get("method")),
                 routing_key,
                 exchange,
                 now - self._reconnected_at,
+            )
+            return
+        if len(self._reply_retries) >= MAX_PENDING_RETRIES:
+            LOG.warning(
+                "Dropped a returned %s to %r: too many messages to re-send", kind, routing_key
             )
             return
         if exchange.endswith("_fanout"):
             target = self.driver.fanout_exchange(exchange[: -len("_fanout")])
         else:
             target = self.driver.topic_exchange(exchange)
-        outgoing = Outgoing(target, routing_key, body, True, None, "cast")
+        seconds = None
+        if expiration is not None:
+            try:
+                seconds = max(0.001, int(expiration) / 1000.0)
+            except (TypeError, ValueError):
+                seconds = None
+        outgoing = Outgoing(target, routing_key, body, True, seconds, kind, msg_id)
         self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
         self._wakeup.set()
 
+    def _call_waited_for(self, msg_id):
+        waiting = getattr(self.driver, "call_waited_for", None)
+        return waiting is None or waiting(msg_id)
+
     def _schedule_reply_retry(self, reply_q, body, msg_id):
         now = time.monotonic()
-        key = (reply_q, msg_id)
-        first = self._reply_retry_started.setdefault(key, now)
-        if now - first >= self.driver.missing_consumer_retry_timeout:
-            del self._reply_retry_started[key]
-            self._obsolete_reply_queues[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
+        first, attempts = self._reply_queue_attempts.get(reply_q, (now, 0))
+        attempts += 1
+        gone_for = now - first
+        if (
+            gone_for >= self.driver.missing_consumer_retry_timeout
+            or attempts > REPLY_RETRIES_PER_QUEUE
+            or len(self._reply_retries) >= MAX_PENDING_RETRIES
+        ):
+            self._reply_queue_attempts.pop(reply_q, None)
+            self._mark_reply_queue_obsolete(reply_q, now)
             LOG.warning(
-                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s",
-                msg_id,
-                reply_q,
-                now - first,
+                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s "
+                "(%d attempt(s))",
+                _short(msg_id),
+                _short(reply_q),
+                gone_for,
+                attempts - 1,
             )
             return
+        self._reply_queue_attempts[reply_q] = (first, attempts)
+        delay = min(REPLY_RETRY_INTERVAL * 2 ** (attempts - 1), REPLY_RETRY_MAX_INTERVAL)
         outgoing = Outgoing("", reply_q, body, True, None, "reply", msg_id)
-        self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
+        self._reply_retries.append((now + delay, outgoing))
         self._wakeup.set()
+
+    def _mark_reply_queue_obsolete(self, reply_q, now):
+        cache = self._obsolete_reply_queues
+        cache[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
+        cache.move_to_end(reply_q)
+        while len(cache) > OBSOLETE_REPLY_QUEUES:
+            cache.popitem(last=False)
 
     def _reply_queue_obsolete(self, reply_q):
         until = self._obsolete_reply_queues.get(reply_q)
@@ -411,26 +500,41 @@ class Publisher:
                 if self._conn is not None:
                     self._collect_locked()
                     now = time.monotonic()
-                    if heartbeat_every and now - last_heartbeat >= heartbeat_every:
+                    # Reading the confirms may have found the connection gone.
+                    if (
+                        self._conn is not None
+                        and heartbeat_every
+                        and now - last_heartbeat >= heartbeat_every
+                    ):
                         last_heartbeat = now
                         try:
                             self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
-                        except Exception as exc:  # noqa: BLE001 - any failure means reconnect
+                        except self._errors as exc:
                             LOG.warning(
                                 "Publisher heartbeat failed: %s; will reconnect on next send",
                                 mask_password(str(exc)) or type(exc).__name__,
                             )
+                            self._drop_connection_locked()
+                        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
+                            LOG.debug("Publisher heartbeat check failed", exc_info=True)
                             self._drop_connection_locked()
                 now = time.monotonic()
                 keep = []
                 for item in self._reply_retries:
                     (due if item[0] <= now else keep).append(item)
                 self._reply_retries = keep
-                if self._reply_retry_started and not keep and not due:
+                if (
+                    (self._reply_retry_started or self._reply_queue_attempts)
+                    and not keep
+                    and not due
+                ):
                     # Retries that succeeded leave their first-failure time behind.
                     horizon = now - 2 * self.driver.missing_consumer_retry_timeout
                     self._reply_retry_started = {
                         key: t for key, t in self._reply_retry_started.items() if t > horizon
+                    }
+                    self._reply_queue_attempts = {
+                        key: v for key, v in self._reply_queue_attempts.items() if v[0] > horizon
                     }
             for _, outgoing in due:
                 try:
@@ -439,6 +543,12 @@ class Publisher:
                     LOG.warning(
                         "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
                     )
+
+
+def _short(value, limit=200):
+    """A value from the wire, bounded for a log line."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _peek(body):

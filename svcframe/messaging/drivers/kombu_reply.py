@@ -82,6 +82,10 @@ class ReplyWaiter:
         self._pending[msg_id] = pending
         return pending
 
+    def is_waiting(self, msg_id):
+        """Whether a caller still waits for the reply to ``msg_id``."""
+        return msg_id in self._pending
+
     def unregister(self, msg_id):
         self._pending.pop(msg_id, None)
 
@@ -96,12 +100,13 @@ class ReplyWaiter:
     def on_message(self, message):
         try:
             reply = wire.decode(message.body)
-        except exceptions.MessagingException as exc:
-            LOG.warning("Dropped an unreadable reply on %s: %s", self.queue_name, exc)
+            msg_id = reply.get("_msg_id")
+            pending = self._pending.get(msg_id) if isinstance(msg_id, str) else None
+        except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError included
+            LOG.warning("Dropped an unreadable reply on %s: %s", self.queue_name, str(exc)[:300])
             return
-        pending = self._pending.get(reply.get("_msg_id"))
         if pending is None:
-            LOG.debug("Dropped a reply to message %s: nobody waits for it", reply.get("_msg_id"))
+            LOG.debug("Dropped a reply to message %.100r: nobody waits for it", msg_id)
             return
         with pending.cond:
             pending.replies.append(reply)

@@ -30,6 +30,7 @@ class EmbeddedDriver(KombuDriver):
     supports_confirms = False
     # Consumers sleep until a message arrives or they are stopped (interrupt).
     drain_timeout = 5.0
+    interruptible = True
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         messaging_conf.register_opts(conf)

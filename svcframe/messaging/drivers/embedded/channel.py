@@ -31,7 +31,7 @@ from kombu.transport.virtual import Empty
 from svcframe import statedir
 from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.embedded import store as store_module
-from svcframe.messaging.drivers.embedded.wakeup import new_wakeup
+from svcframe.messaging.drivers.embedded.wakeup import DirectoryGone, new_wakeup
 
 __all__ = ["Transport"]
 
@@ -237,6 +237,13 @@ class Channel(virtual.Channel):
         if queue is not None and queue not in self._active_queues:
             self.connection.wakeup.unwatch(queue)
 
+    def check_consumers(self):
+        """Put back what a deletion under us removed; raise DirectoryGone if a queue went."""
+        for tag, marker in list(self._markers.items()):
+            queue = self._tag_to_queue.get(tag)
+            if queue is not None and not self.store.restore_marker(queue, marker):
+                raise DirectoryGone(f"queue directory of {queue!r} was removed")
+
     def _get(self, queue):
         ready = self._ready.get(queue)
         if not ready:
@@ -334,6 +341,8 @@ class Transport(virtual.Transport):
             if now >= self._next_sweep:
                 self._next_sweep = now + SWEEP_INTERVAL
                 self.store.sweep()
+                for channel in self.channels:
+                    channel.check_consumers()
             try:
                 get(self._deliver, timeout=timeout)
                 return
@@ -345,7 +354,8 @@ class Transport(virtual.Transport):
                 if left <= 0:
                     raise TimeoutError()
                 wait = min(wait, left)
-            if self.wakeup.wait(max(wait, 0.0)):
+            blocked = not any(c.qos.can_consume() for c in self.channels if c._consumers)
+            if self.wakeup.wait(max(wait, 0.0), blocked):
                 raise TimeoutError()  # interrupted: the consumer is stopping
 
     def interrupt(self):

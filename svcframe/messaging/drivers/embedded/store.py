@@ -149,6 +149,21 @@ class QueueStore:
             raise self._full(exc) from None
         return path
 
+    def restore_marker(self, queue, path):
+        """Put back a consumer marker that was deleted; DirectoryGone-worthy if the queue is."""
+        if os.path.exists(path):
+            return True
+        if not self.exists(queue):
+            return False
+        self.declare(queue)
+        try:
+            os.close(statedir.open_private_file(path))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise self._full(exc) from None
+        return True
+
     def has_consumer(self, queue):
         """Whether a live process consumes ``queue`` (markers of dead ones are removed)."""
         folder = os.path.join(self.queues_dir, queue, CONSUMERS)
@@ -220,10 +235,18 @@ class QueueStore:
         """(claimed path, payload) for message ``name``, or None if another process took it."""
         folder = os.path.join(self.queues_dir, queue)
         claimed = os.path.join(folder, CLAIMED, f"{self._pid}~{name}")
+        source = os.path.join(folder, name)
         try:
-            os.rename(os.path.join(folder, name), claimed)
+            os.rename(source, claimed)
         except FileNotFoundError:
-            return None
+            if not os.path.exists(source) or os.path.isdir(os.path.dirname(claimed)):
+                return None  # another consumer took it
+            # .claimed was removed (the data directory deleted under us).
+            self.declare(queue)
+            try:
+                os.rename(source, claimed)
+            except FileNotFoundError:
+                return None
         try:
             fd = os.open(claimed, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:

@@ -68,9 +68,13 @@ class _InotifyWakeup:
             return True
         return False
 
-    def wait(self, timeout):
-        """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted."""
-        if self._changed:
+    def wait(self, timeout, blocked=False):
+        """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted.
+
+        ``blocked``: the consumer may not take more now (its prefetch is
+        full), so queues already known to have changed do not end the wait.
+        """
+        if self._changed and not blocked:
             return False
         fds = [self._inotify.fileno(), self._interrupt_r]
         ready, _, _ = select.select(fds, [], [], timeout)
@@ -141,7 +145,7 @@ class _PollingWakeup:
             raise DirectoryGone(f"queue directory of {queue!r} was removed")
         return True
 
-    def wait(self, timeout):
+    def wait(self, timeout, blocked=False):
         time.sleep(min(self.interval, timeout) if timeout is not None else self.interval)
         interrupted, self._interrupted = self._interrupted, False
         return interrupted

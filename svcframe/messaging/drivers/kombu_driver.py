@@ -79,6 +79,10 @@ class KombuDriver(base.Driver):
     def reply_queue(self, name):
         raise NotImplementedError
 
+    def new_publisher(self):
+        """The process's publisher (see kombu_publisher)."""
+        return Publisher(self, self._undeliverable_call)
+
     def reply_queue_name(self):
         return f"reply_{uuid.uuid4().hex}"
 
@@ -164,7 +168,7 @@ class KombuDriver(base.Driver):
         if publisher is None:
             with self._lock:
                 if self._publisher is None:
-                    self._publisher = Publisher(self, self._undeliverable_call)
+                    self._publisher = self.new_publisher()
                 publisher = self._publisher
         return publisher
 

@@ -210,7 +210,7 @@ def test_a_data_directory_deleted_under_a_running_service_is_recreated(tmp_path,
                 except exceptions.MessagingException:
                     return False
 
-            assert _wait_until(served, timeout=20)
+            assert _wait_until(served, timeout=30)  # at worst one sweep (10 s)
             assert _cpu_over(1.0) < 0.3
         assert oct(os.stat(data_dir).st_mode & 0o777) == "0o700"
         lost = [r for r in caplog.records if "lost its connection" in r.getMessage()]

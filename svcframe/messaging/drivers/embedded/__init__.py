@@ -18,6 +18,7 @@ import kombu
 from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
 from svcframe.messaging.drivers.embedded.channel import Transport
+from svcframe.messaging.drivers.embedded.publisher import ThreadLocalPublisher
 from svcframe.messaging.drivers.kombu_connection import Backoff
 from svcframe.messaging.drivers.kombu_driver import KombuDriver
 
@@ -50,6 +51,9 @@ class EmbeddedDriver(KombuDriver):
                 "polling_interval": self.polling_interval,
             },
         )
+
+    def new_publisher(self):
+        return ThreadLocalPublisher(self)
 
     def new_backoff(self):
         return Backoff(0.1, 0.5, 2.0)

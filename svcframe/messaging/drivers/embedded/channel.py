@@ -237,12 +237,20 @@ class Channel(virtual.Channel):
         if queue is not None and queue not in self._active_queues:
             self.connection.wakeup.unwatch(queue)
 
-    def check_consumers(self):
-        """Put back what a deletion under us removed; raise DirectoryGone if a queue went."""
+    def repair(self):
+        """Put back what a deletion under us removed; raise DirectoryGone if a queue went.
+
+        The consumer markers (callers look for them) and this channel's
+        bindings (a deleted bindings file routes nothing to our queues).
+        """
         for tag, marker in list(self._markers.items()):
             queue = self._tag_to_queue.get(tag)
             if queue is not None and not self.store.restore_marker(queue, marker):
                 raise DirectoryGone(f"queue directory of {queue!r} was removed")
+        if self._markers:
+            for exchange, info in list(self.state.exchanges.items()):
+                for meta in info.get("table") or ():
+                    self._queue_bind(exchange, *meta)
 
     def _get(self, queue):
         ready = self._ready.get(queue)
@@ -342,7 +350,7 @@ class Transport(virtual.Transport):
                 self._next_sweep = now + SWEEP_INTERVAL
                 self.store.sweep()
                 for channel in self.channels:
-                    channel.check_consumers()
+                    channel.repair()
             try:
                 get(self._deliver, timeout=timeout)
                 return

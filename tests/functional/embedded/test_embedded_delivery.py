@@ -204,3 +204,24 @@ def test_queues_of_killed_processes_are_removed(transport, tmp_path):
     finally:
         server.stop()
         server.wait()
+
+
+def test_messages_are_written_then_renamed_where_unnamed_files_cannot_be_linked(
+    transport, monkeypatch
+):
+    from svcframe.messaging.drivers.embedded import store
+
+    monkeypatch.setattr(store, "_tmpfile_works", False)
+    topic = f"renamed-{uuid.uuid4().hex}"
+    server = messaging.get_rpc_server(
+        transport, messaging.Target(topic=topic, server="s1"), [_Echo()], executor="threading"
+    )
+    server.start()
+    try:
+        client = messaging.get_rpc_client(transport, messaging.Target(topic=topic))
+        assert [client.call({}, "echo", value=n) for n in range(5)] == list(range(5))
+    finally:
+        server.stop()
+        server.wait()
+    queue = os.path.join(_data_dir(transport), "queues", topic)
+    assert [name for name in os.listdir(queue) if name.startswith(".") and "msg" in name] == []

@@ -188,8 +188,42 @@ class QueueStore:
         """
         folder = os.path.join(self.queues_dir, queue)
         name = f"{time.time_ns():020d}-{self._pid}-{next(_sequence)}{SUFFIX}"
-        partial = os.path.join(folder, "." + name)
         data = json.dumps(payload).encode("utf-8")
+        global _tmpfile_works
+        if _tmpfile_works:
+            try:
+                return self._put_tmpfile(folder, name, data)
+            except _NoTmpfile:
+                _tmpfile_works = False
+        return self._put_renamed(folder, name, data)
+
+    def _put_tmpfile(self, folder, name, data):
+        # An unnamed file, linked in once complete: one change to the
+        # directory instead of a create and a rename, and a writer killed
+        # half-way leaves nothing behind.
+        try:
+            fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, statedir.FILE_MODE)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            if exc.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                raise _NoTmpfile() from None
+            raise self._full(exc) from None
+        try:
+            _write_all(fd, data)
+            os.link(f"/proc/self/fd/{fd}", os.path.join(folder, name), src_dir_fd=_proc_fd())
+        except FileNotFoundError:
+            if not os.path.isdir(folder):
+                return False  # the queue was deleted meanwhile
+            raise _NoTmpfile() from None  # no /proc
+        except OSError as exc:
+            raise self._full(exc) from None
+        finally:
+            os.close(fd)
+        return True
+
+    def _put_renamed(self, folder, name, data):
+        partial = os.path.join(folder, "." + name)
         try:
             fd = statedir.open_private_file(partial)
         except FileNotFoundError:
@@ -198,9 +232,7 @@ class QueueStore:
             raise self._full(exc) from None
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
             os.rename(partial, os.path.join(folder, name))
@@ -326,6 +358,29 @@ class QueueStore:
                 if pid is not None and pid != self._pid and not pid_alive(pid):
                     LOG.info("Returning message %s of exited process %d to %s", name, pid, queue)
                     self.release(os.path.join(folder, name))
+
+
+class _NoTmpfile(Exception):
+    """This filesystem (or a missing /proc) cannot link an O_TMPFILE file into place."""
+
+
+_tmpfile_works = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+_proc_dir_fd = None
+
+
+def _proc_fd():
+    # A directory fd makes os.link() call linkat(..., AT_SYMLINK_FOLLOW), which
+    # links the file /proc/self/fd/N stands for rather than the link itself.
+    global _proc_dir_fd
+    if _proc_dir_fd is None:
+        _proc_dir_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    return _proc_dir_fd
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _pid_of(name, sep):

@@ -31,7 +31,8 @@ class _InotifyWakeup:
 
     def __init__(self):
         flags = inotify_simple.flags
-        self._mask = flags.MOVED_TO | flags.DELETE_SELF | flags.MOVE_SELF
+        # A message arrives by rename (MOVED_TO) or by link (CREATE).
+        self._mask = flags.MOVED_TO | flags.CREATE | flags.DELETE_SELF | flags.MOVE_SELF
         self._gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
         self._inotify = inotify_simple.INotify(nonblocking=True)
         self._queues = {}  # wd -> queue

@@ -42,6 +42,7 @@ class EmbeddedDriver(KombuDriver):
         self.data_dir = statedir.ensure_private_dir(os.path.expanduser(data_dir))
         self.safe_url = f"embedded://{self.data_dir}"
         self.polling_interval = conf.embedded.polling_interval
+        self._exchanges = {}  # built once per name, not per send
 
     def make_connection(self):
         return kombu.Connection(
@@ -59,10 +60,17 @@ class EmbeddedDriver(KombuDriver):
         return Backoff(0.1, 0.5, 2.0)
 
     def topic_exchange(self, name):
-        return kombu.Exchange(name, type="topic", durable=False)
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = self._exchanges[name] = kombu.Exchange(name, type="topic", durable=False)
+        return exchange
 
     def fanout_exchange(self, topic):
-        return kombu.Exchange(f"{topic}_fanout", type="fanout", durable=False)
+        name = f"{topic}_fanout"
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = self._exchanges[name] = kombu.Exchange(name, type="fanout", durable=False)
+        return exchange
 
     def topic_queue(self, name, exchange, routing_key=None):
         return kombu.Queue(name, exchange, routing_key=routing_key or name, durable=False)

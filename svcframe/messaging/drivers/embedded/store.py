@@ -123,11 +123,17 @@ class QueueStore:
 
     def owner(self, queue):
         """The pid a private queue belongs to, None for a shared queue (or a gone one)."""
-        pid = self._owners.get(queue)
-        if pid is None:
+        pid = self._owners.get(queue, -1)
+        if pid == -1:
             try:
                 with open(os.path.join(self.queues_dir, queue, OWNER), "rb") as f:
-                    pid = int(f.read() or 0)
+                    pid = int(f.read() or 0) or None
+            except FileNotFoundError:
+                # A shared queue (or a gone one): remembered while it has
+                # a directory, as a queue's owner never changes.
+                pid = None
+                if not os.path.isdir(os.path.join(self.queues_dir, queue)):
+                    return None
             except (OSError, ValueError):
                 return None
             self._owners[queue] = pid

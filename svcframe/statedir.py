@@ -109,7 +109,10 @@ def open_private_file(path, flags=os.O_WRONLY, exclusive=True):
 
 def service_state_dirs(conf):
     """Where a service on ``conf`` keeps state: state_path, and the embedded data_dir."""
+    from svcframe.messaging.transport import _configured_url  # the one rule for "unset"
+
     dirs = [conf.state_path]
-    if not conf.transport_url or conf.transport_url.startswith("embedded:"):
+    url = _configured_url(conf)
+    if not url or url.startswith("embedded:"):
         dirs.append(conf.embedded.data_dir)
     return dirs

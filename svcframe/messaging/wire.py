@@ -13,6 +13,7 @@ import uuid
 
 from oslo_serialization import jsonutils
 
+from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
 __all__ = [
@@ -247,7 +248,12 @@ def build_reply(msg_id, result=None, failure=None, ending=True):
 
 
 def serialize_failure(exc_info):
-    """The JSON string oslo.messaging puts in a reply's ``failure``."""
+    """The JSON string oslo.messaging puts in a reply's ``failure``.
+
+    ``tb`` is the formatted traceback (chained exceptions included), or an
+    empty list when ``exc_info`` has no traceback (``rpc_send_tracebacks``
+    off).  Passwords in URLs are masked in the message and the traceback.
+    """
     exc = exc_info[1]
     cls_name = type(exc).__name__
     mod_name = type(exc).__module__
@@ -257,10 +263,12 @@ def serialize_failure(exc_info):
     data = {
         "class": cls_name,
         "module": mod_name,
-        "message": str(exc),
-        "tb": traceback.format_exception(*exc_info),
-        "args": exc.args,
-        "kwargs": getattr(exc, "kwargs", {}),
+        "message": mask_password(str(exc)),
+        "tb": [mask_password(line) for line in traceback.format_exception(*exc_info)]
+        if exc_info[2] is not None
+        else [],
+        "args": [_masked(a) for a in exc.args],
+        "kwargs": {k: _masked(v) for k, v in getattr(exc, "kwargs", {}).items()},
     }
     try:
         return _dumps(data)
@@ -270,6 +278,10 @@ def serialize_failure(exc_info):
         data["args"] = [str(a) for a in exc.args]
         data["kwargs"] = {}
         return _dumps(data)
+
+
+def _masked(value):
+    return mask_password(value) if isinstance(value, str) else value
 
 
 def _text(value, limit=1000):
@@ -305,10 +317,12 @@ def deserialize_failure(data, allowed_remote_exmods):
     trace = failure.get("tb") or []
     args = failure.get("args", [])
     kwargs = failure.get("kwargs", {})
-    if not isinstance(trace, list) or not all(isinstance(line, str) for line in trace):
+    trace_ok = isinstance(trace, list) and all(isinstance(line, str) for line in trace)
+    if not trace_ok:
         trace = [_text(trace)]
     well_formed = (
-        isinstance(name, str)
+        trace_ok
+        and isinstance(name, str)
         and isinstance(module, str)
         and isinstance(text, str)
         and isinstance(args, list)

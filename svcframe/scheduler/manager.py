@@ -40,6 +40,8 @@ class SchedulerManager(Manager):
     """Places tasks on workers; keeps what every worker announced."""
 
     target = messaging.Target(version="1.0")
+    #: The release name of this API version in the client's VERSION_ALIASES.
+    release = "alpha"
     service_name = "scheduler"
 
     def __init__(self, host=None, conf=None):

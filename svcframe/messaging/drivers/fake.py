@@ -138,10 +138,11 @@ class _Channel(virtual.Channel):
         if not exchange:
             if not self.broker.put(routing_key, _copy(message)):
                 LOG.debug("Dropped a message to %s: the queue is gone", routing_key)
-            return
+                return 0
+            return 1
         queues = self._lookup(exchange, routing_key)
         if expiration and not any(self.broker.consumers[q] for q in queues):
-            raise exceptions.MessageDeliveryFailure(
+            raise exceptions.UnroutableCall(
                 f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
                 f"on the fake transport, virtual host {self.broker.name!r}"
             )
@@ -154,6 +155,7 @@ class _Channel(virtual.Channel):
                 exchange,
                 self.broker.name,
             )
+        return delivered  # how many queues got it (0: what RabbitMQ returns)
 
     def _put(self, queue, message, **kwargs):
         self.broker.put(queue, _copy(message))

@@ -12,6 +12,7 @@ A kombu connection belongs to one thread: acks and rejects decided
 elsewhere are handed to the thread (``flush()`` runs after every drain).
 """
 
+import collections
 import logging
 import random
 import socket
@@ -36,6 +37,8 @@ FIRST_CONNECT_RETRIES = 1
 RECONNECT_DELAY_START = 0.25
 RECONNECT_DELAY_STEP = 0.25
 RECONNECT_DELAY_MAX = 1.0
+# A connection lost sooner than this after it was made backs off fully.
+SHORT_LIVED_CONNECTION = 1.0
 
 
 def connection_errors(conn):
@@ -99,7 +102,8 @@ def connect(driver, what, retry=None, deadline=None, stop_event=None, backoff=No
             _close_quietly(conn)
             raise exceptions.TransportUnavailable(
                 f"The broker at {driver.safe_url} refused the login: "
-                f"{mask_password(str(exc))}. Check the user and password in transport_url."
+                f"{mask_password(str(exc)).rstrip('.')}. Check the user and password in "
+                "transport_url."
             )
         except Exception as exc:
             _close_quietly(conn)
@@ -164,6 +168,9 @@ class ConsumerThread(threading.Thread):
         self._exiting = threading.Event()  # leave the thread
         self._done = threading.Event()
         self._declare_failures = 0
+        # Work other threads hand to this one (acks of messages handled
+        # elsewhere): a kombu connection belongs to one thread.
+        self._soon = collections.deque()
 
     def declare(self, conn, channel):
         raise NotImplementedError
@@ -173,6 +180,10 @@ class ConsumerThread(threading.Thread):
 
     def flush(self):
         """Called in the thread after every drain: settle what other threads asked for."""
+
+    def final_flush(self):
+        """Called in the thread before it leaves: settle everything left."""
+        self.flush()
 
     def drain_timeout(self):
         return self.driver.drain_timeout
@@ -191,6 +202,7 @@ class ConsumerThread(threading.Thread):
         backoff = self.driver.new_backoff()
         first = True
         lost = False
+        short_lived = 0
         try:
             while not self._stopping.is_set():
                 try:
@@ -199,10 +211,10 @@ class ConsumerThread(threading.Thread):
                     if self._stopping.is_set():
                         break
                     if first:
-                        # Whoever waits for our start gets the reason.
+                        # Whoever waits for our start gets the reason, and says it.
                         self.failed = exc
                         self.ready.set()
-                        LOG.error("%s: %s", self.name, exc)
+                        LOG.debug("%s: %s", self.name, exc)
                         return
                     # Refused after having served (e.g. the password was
                     # changed on the broker): keep trying, loudly.
@@ -234,8 +246,20 @@ class ConsumerThread(threading.Thread):
                     continue
                 first = False
                 self._declare_failures = 0
-                backoff.reset()
+                connected_at = time.monotonic()
                 lost = not self._consume_until_error_or_stop()
+                if not lost:
+                    continue
+                if time.monotonic() - connected_at >= SHORT_LIVED_CONNECTION:
+                    short_lived = 0
+                    backoff.reset()
+                    continue
+                short_lived += 1
+                if short_lived > 1:
+                    # Lost again right after connecting: not a broker restart
+                    # but something that fails every time; never a busy loop.
+                    if self._stopping.wait(backoff.next()):
+                        break
             if self.conn is not None:
                 self._cancel_consumers()
                 self._cancelled.set()
@@ -293,6 +317,10 @@ class ConsumerThread(threading.Thread):
                     return False
         return True
 
+    def call_soon(self, fn):
+        """Run ``fn()`` in this thread after the current drain (within the drain timeout)."""
+        self._soon.append(fn)
+
     def _drain_once(self, conn, errors):
         try:
             conn.drain_events(timeout=self.drain_timeout())
@@ -301,11 +329,18 @@ class ConsumerThread(threading.Thread):
         except errors as exc:
             self._lost(exc)
             return False
+        except tuple(conn.channel_errors) as exc:
+            # The broker closed the channel (its queue was deleted, an ack
+            # it refused): consuming on it is over; start again on a new one.
+            self._lost(exc)
+            return False
         except Exception:
             # A bug in a callback must not end consumption for good.
             LOG.exception("%s: error while handling a message", self.name)
         try:
             self.flush()
+            while self._soon:
+                self._soon.popleft()()
         except errors as exc:
             self._lost(exc)
             return False
@@ -320,7 +355,7 @@ class ConsumerThread(threading.Thread):
             if not self._drain_once(conn, errors):
                 return
         try:
-            self.flush()
+            self.final_flush()
         except errors as exc:
             LOG.debug("%s: could not settle the last messages: %s", self.name, exc)
 

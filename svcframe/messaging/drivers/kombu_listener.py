@@ -19,6 +19,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 
 import amqp
 import kombu
@@ -38,6 +39,13 @@ SETTLE_POLL_INTERVAL = 0.002
 # Redeliveries of messages this process is still working on (after a
 # reconnect) are recognized by their unique id among this many.
 DUPLICATE_MEMORY = 4096
+# With messages in progress but none received or settled for BUSY_SECONDS,
+# the consumer thread looks for acks this often instead.
+BUSY_SECONDS = 0.5
+QUIET_POLL_INTERVAL = 0.05
+# How long an ack may wait for the deliveries before it to be handled, so
+# that they all go in one frame.
+ACK_HOLD_SECONDS = 0.004
 
 _ACK, _REQUEUE, _REJECT = "ack", "requeue", "reject"
 
@@ -88,6 +96,19 @@ class KombuIncomingMessage(base.IncomingMessage):
         self._listener = listener
         self._delivery = delivery
         self._settled = False
+
+    def claim(self):
+        listener = self._listener
+        if self._delivery.generation != listener.generation:
+            # Its connection is gone: the broker has put it back in the queue.
+            return False
+        # Remembered once it runs: a redelivery of a message that only
+        # waited here (and was given back) must not be taken for a duplicate.
+        if not listener.remember(self._delivery.unique_id):
+            LOG.info("Dropped a duplicate message (unique id %s)", self._delivery.unique_id)
+            self.acknowledge()
+            return False
+        return True
 
     def acknowledge(self):
         if not self._settled:
@@ -147,6 +168,9 @@ class _ServerConsumer(ConsumerThread):
     def flush(self):
         self.listener.flush()
 
+    def final_flush(self):
+        self.listener.flush(force=True)
+
     def drain_timeout(self):
         return self.listener.drain_timeout()
 
@@ -162,6 +186,7 @@ class KombuListener(base.Listener):
         self._on_message = None
         self._thread = None
         self._duplicates = base.DuplicateFilter(DUPLICATE_MEMORY)
+        self._duplicates_lock = threading.Lock()
         # Owned by the consumer thread: the channel's unsettled delivery tags,
         # in delivery order, and whether each was marked for an ack.
         self._channel = None
@@ -169,7 +194,10 @@ class KombuListener(base.Listener):
         self._current_generation = 0
         self._multiple_ack = False
         self._outstanding = collections.OrderedDict()
-        self._new_acks = []
+        self._new_acks = []  # handled, not acked yet (behind one still running)
+        self._held_since = None
+        self._ack_batch = max(1, self.prefetch // 4)
+        self._last_activity = 0.0
         # Filled by any thread, emptied by the consumer thread.
         self._settlements = collections.deque()
 
@@ -181,6 +209,7 @@ class KombuListener(base.Listener):
         self._current_generation = next(self._generation)
         self._outstanding.clear()
         self._new_acks = []
+        self._held_since = None
         exchange = driver.topic_exchange(target.exchange or driver.default_exchange)
         queues = [
             driver.topic_queue(target.topic, exchange, target.topic),
@@ -218,9 +247,17 @@ class KombuListener(base.Listener):
         return consumers
 
     def drain_timeout(self):
-        if (self._outstanding or self._settlements) and not self.driver.interruptible:
+        if self.driver.interruptible:
+            # settle() wakes the consumer thread of such a transport: no polling.
+            return self.driver.drain_timeout
+        if self._settlements or self._new_acks:
             return SETTLE_POLL_INTERVAL
-        # An interruptible transport is woken by settle() instead.
+        if self._outstanding:
+            # Busy: acks come often, each one frees a credit.  Only long
+            # methods running: poll less, their acks are rare.
+            if time.monotonic() - self._last_activity < BUSY_SECONDS:
+                return SETTLE_POLL_INTERVAL
+            return QUIET_POLL_INTERVAL
         return self.driver.drain_timeout
 
     def _receive_amqp(self, message):
@@ -253,6 +290,7 @@ class KombuListener(base.Listener):
         # Runs in the consumer thread for every delivery: nothing may escape,
         # and every path ends with the delivery settled or handed on.
         self._outstanding[delivery.tag] = False
+        self._last_activity = time.monotonic()
         try:
             incoming = self._read(delivery)
             if incoming is None:
@@ -289,8 +327,8 @@ class KombuListener(base.Listener):
         except wire.InvalidReplyAddress as exc:
             self._drop(delivery, exc, (None, None))
             return None
-        if self._duplicates.is_duplicate(request.unique_id):
-            LOG.warning("Dropped a duplicate message (unique id %s)", request.unique_id)
+        if self._duplicates.seen(request.unique_id):
+            LOG.info("Dropped a duplicate message (unique id %.100s)", request.unique_id)
             self.settle(delivery, _ACK)
             return None
         delivery.unique_id = request.unique_id
@@ -332,7 +370,18 @@ class KombuListener(base.Listener):
         self.driver.send_reply(reply_q, wire.encode(reply), msg_id)
 
     def _forget(self, delivery):
-        self._duplicates.forget(delivery.unique_id)
+        with self._duplicates_lock:
+            self._duplicates.forget(delivery.unique_id)
+
+    def remember(self, unique_id):
+        """Note that the message ``unique_id`` runs here; False if one already did (any thread)."""
+        with self._duplicates_lock:
+            return not self._duplicates.is_duplicate(unique_id)
+
+    @property
+    def generation(self):
+        """Which connection deliveries come from; acks of older ones are void."""
+        return self._current_generation
 
     # -- settling ---------------------------------------------------------------
 
@@ -348,15 +397,20 @@ class KombuListener(base.Listener):
         elif thread is not None:
             thread.interrupt()
 
-    def flush(self):
-        """Send the acks, requeues and rejects queued so far (the consumer thread only)."""
+    def flush(self, force=False):
+        """Send the acks, requeues and rejects queued so far (the consumer thread only).
+
+        ``force``: no ack is held back for a batch (the connection is about to close).
+        """
         settlements = self._settlements
-        if not settlements:
-            return
         channel = self._channel
         outstanding = self._outstanding
         generation = self._current_generation
         new_acks = self._new_acks
+        if not settlements and not new_acks:
+            return
+        if settlements:
+            self._last_activity = time.monotonic()
         while settlements:
             delivery, action = settlements.popleft()
             tag = delivery.tag
@@ -372,21 +426,38 @@ class KombuListener(base.Listener):
                 channel.basic_reject(tag, requeue=action == _REQUEUE)
         if not new_acks:
             return
-        self._new_acks = []
-        if self._multiple_ack:
-            # The oldest deliveries, when all handled, go in one frame.
-            last = None
-            while outstanding:
-                tag, acked = next(iter(outstanding.items()))
-                if not acked:
-                    break
-                del outstanding[tag]
-                last = tag
-            if last is not None:
-                channel.basic_ack(last, multiple=True)
-        for tag in new_acks:
-            if outstanding.pop(tag, None) is not None:
-                channel.basic_ack(tag)
+        if not self._multiple_ack:
+            self._new_acks = []
+            for tag in new_acks:
+                if outstanding.pop(tag, None) is not None:
+                    channel.basic_ack(tag)
+            return
+        # The oldest deliveries, when all handled, go in one frame.
+        last = None
+        while outstanding:
+            tag, acked = next(iter(outstanding.items()))
+            if not acked:
+                break
+            del outstanding[tag]
+            last = tag
+        if last is not None:
+            channel.basic_ack(last, multiple=True)
+        # Handled behind one still running: held back a moment, as the gap
+        # often closes and they then go in one frame too; but not for long,
+        # since each one holds a prefetch credit.
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        if force or len(new_acks) >= self._ack_batch or now - self._held_since >= ACK_HOLD_SECONDS:
+            self._new_acks = []
+            self._held_since = None
+            for tag in new_acks:
+                if outstanding.pop(tag, None) is not None:
+                    channel.basic_ack(tag)
+        else:
+            self._new_acks = [tag for tag in new_acks if tag in outstanding]
+            if not self._new_acks:
+                self._held_since = None
 
     # -- Listener ---------------------------------------------------------------
 

@@ -7,7 +7,6 @@ so both can share a broker without a 406 PRECONDITION_FAILED.
 
 import os
 import random
-import ssl
 import sys
 import urllib.parse
 import uuid
@@ -17,16 +16,9 @@ import kombu
 from svcframe.conf import rabbit as rabbit_conf
 from svcframe.messaging.drivers.kombu_connection import Backoff
 from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.rabbit_tls import BrokerConnection, ssl_options
 
 __all__ = ["RabbitDriver", "rabbit_options"]
-
-_SSL_VERSIONS = {
-    "tlsv1": "PROTOCOL_TLSv1",
-    "tlsv1_1": "PROTOCOL_TLSv1_1",
-    "tlsv1_2": "PROTOCOL_TLSv1_2",
-    "sslv23": "PROTOCOL_SSLv23",
-    "tls": "PROTOCOL_TLS",
-}
 
 
 def rabbit_options(conf, url):
@@ -60,6 +52,7 @@ class RabbitDriver(KombuDriver):
         self.missing_consumer_retry_timeout = opts.kombu_missing_consumer_retry_timeout
         self.reply_mandatory = opts.direct_mandatory_flag
         self._broker_urls = self._build_broker_urls(url)
+        self._ssl = ssl_options(opts, self.safe_url)
         self._exchanges = {}
         self._connection_name = f"{os.path.basename(sys.argv[0])}:{os.getpid()}"
 
@@ -85,10 +78,10 @@ class RabbitDriver(KombuDriver):
 
     def make_connection(self):
         opts = self.opts
-        return kombu.Connection(
+        return BrokerConnection(
             ";".join(self._broker_urls),
             heartbeat=opts.heartbeat_timeout_threshold,
-            ssl=self._ssl_params(),
+            ssl=self._ssl,
             login_method=opts.rabbit_login_method,
             failover_strategy=opts.kombu_failover_strategy,
             connect_timeout=10,
@@ -103,28 +96,6 @@ class RabbitDriver(KombuDriver):
                 },
             },
         )
-
-    def _ssl_params(self):
-        opts = self.opts
-        if not opts.ssl:
-            return False
-        params = {}
-        if opts.ssl_version:
-            name = _SSL_VERSIONS.get(opts.ssl_version.lower())
-            if name is None or not hasattr(ssl, name):
-                raise ValueError(f"Invalid SSL version: {opts.ssl_version}")
-            params["ssl_version"] = getattr(ssl, name)
-        if opts.ssl_key_file:
-            params["keyfile"] = opts.ssl_key_file
-        if opts.ssl_cert_file:
-            params["certfile"] = opts.ssl_cert_file
-        if opts.ssl_ca_file:
-            params["ca_certs"] = opts.ssl_ca_file
-            params["cert_reqs"] = ssl.CERT_REQUIRED
-            if opts.ssl_enforce_hostname_verification:
-                # kombu fills in the host it is connecting to (failover-aware).
-                params["server_hostname"] = None
-        return params or True
 
     def new_backoff(self):
         opts = self.opts

@@ -22,7 +22,13 @@ import uuid
 import kombu
 import pytest
 from oslo_config import cfg
-from tls_proxy import TLSProxy, make_ca, make_server_certificate
+from tls_proxy import (
+    TLSProxy,
+    make_ca,
+    make_client_certificate,
+    make_self_signed_certificate,
+    make_server_certificate,
+)
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
@@ -440,7 +446,14 @@ def rpc(rabbit_admin, conf):
 
 
 class TLSMaterial:
-    """Two unrelated CAs, and certificates signed by the first for 127.0.0.1 and localhost."""
+    """Two unrelated CAs, certificates signed by the first, and a self-signed one.
+
+    Server certificates: ``server`` for 127.0.0.1 and localhost,
+    ``localhost_only`` (DNS:localhost), ``ip_only`` (IP:127.0.0.1),
+    ``wrong_host`` (elsewhere.example), ``untrusted`` (self-signed, for
+    127.0.0.1 and localhost).  Client certificates: ``client`` signed by the
+    first CA, ``untrusted_client`` by the other.
+    """
 
     def __init__(self, directory):
         self.ca = make_ca(directory, "test-ca")
@@ -451,6 +464,15 @@ class TLSMaterial:
         self.wrong_host = make_server_certificate(
             directory, "elsewhere", self.ca, "DNS:elsewhere.example"
         )
+        self.localhost_only = make_server_certificate(
+            directory, "localhost-only", self.ca, "DNS:localhost"
+        )
+        self.ip_only = make_server_certificate(directory, "ip-only", self.ca, "IP:127.0.0.1")
+        self.untrusted = make_self_signed_certificate(
+            directory, "impostor", "IP:127.0.0.1,DNS:localhost"
+        )
+        self.client = make_client_certificate(directory, "svc-client", self.ca)
+        self.untrusted_client = make_client_certificate(directory, "stranger", self.other_ca)
 
     @property
     def ca_file(self):
@@ -473,9 +495,9 @@ def tls_proxy(tls_material):
     """Start a TLS proxy to the broker presenting ``certificate`` (default: the broker's)."""
     proxies = []
 
-    def start(certificate=None):
+    def start(certificate=None, client_ca=None):
         cert, key = certificate or tls_material.server
-        proxy = TLSProxy(cert, key, (RABBIT_HOST, RABBIT_PORT))
+        proxy = TLSProxy(cert, key, (RABBIT_HOST, RABBIT_PORT), client_ca=client_ca)
         proxies.append(proxy)
         return proxy
 

@@ -6,15 +6,26 @@ they append to.
 """
 
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from conftest import HERE, RABBIT_URL, new_conf, queues_starting_with, unique, wait_until
+from conftest import (
+    HERE,
+    RABBIT_URL,
+    envelope,
+    new_conf,
+    queues_starting_with,
+    raw_request,
+    unique,
+    wait_until,
+)
 
 from svcframe import messaging
 
@@ -230,3 +241,86 @@ def test_a_server_override_of_the_ack_mode_is_checked(rpc, topic):
     server = messaging.get_rpc_server(transport, target, [], ack_mode="on_receipt")
     assert server.ack_mode == "on_receipt"
     assert messaging.get_rpc_server(transport, target, []).ack_mode == "after_processing"
+
+
+def test_a_server_that_loses_its_connection_consumes_again_at_once(rpc, topic, caplog):
+    server = rpc.server(rpc.transport(), topic, [_Echo()])
+    client = rpc.client(rpc.transport(), topic, timeout=10)
+    assert client.call({}, "echo", value=0) == 0
+    consumer = server._listener._thread
+    old = consumer.conn
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_connection"):
+        # What a broker restart looks like from the server: its socket closes.
+        old.connection.transport.sock.shutdown(socket.SHUT_RDWR)
+        lost_at = time.monotonic()
+        wait_until(
+            lambda: consumer.conn is not None and consumer.conn is not old,
+            5,
+            message="the server connected again",
+        )
+        back_after = time.monotonic() - lost_at
+        assert client.call({}, "echo", value=1) == 1
+    print(f"consuming again {back_after:.2f} s after losing the connection")
+    # The first attempt is immediate (no backoff before it).
+    assert back_after < 1.0
+    assert "consuming again" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+class _Echo:
+    def echo(self, ctxt, value):
+        return value
+
+
+def test_a_backlog_received_before_a_reconnect_runs_once_each(rpc, topic):
+    conf = new_conf(rabbit_qos_prefetch_count=20)
+    conf.set_override("executor_thread_pool_size", 1)
+    release = threading.Event()
+    done = []
+
+    class Gated:
+        def work(self, ctxt, n):
+            release.wait(30)
+            done.append(n)
+
+    server = rpc.server(rpc.transport(conf=conf), topic, [Gated()])
+    send_casts(rpc, topic, 15)
+    wait_until(lambda: server.stats()["waiting"] >= 10, 10, message="a local backlog")
+    consumer = server._listener._thread
+    old = consumer.conn
+    old.connection.transport.sock.shutdown(socket.SHUT_RDWR)
+    wait_until(lambda: consumer.conn not in (None, old), 5, message="reconnected")
+    release.set()
+    wait_until(lambda: set(done) == set(range(15)), 20, message="every cast processed")
+    time.sleep(0.5)
+    # The one running when the connection went was run once, and its
+    # redelivery dropped; the ones waiting ran from their redelivery only.
+    assert sorted(done) == list(range(15))
+
+
+def test_the_same_message_delivered_twice_runs_once(rpc, topic, rabbit_admin):
+    done = []
+
+    class Recording:
+        def work(self, ctxt, n):
+            done.append(n)
+
+    rpc.server(rpc.transport(), topic, [Recording()])
+    body = envelope(raw_request("work", {"n": 1}))
+    rabbit_admin.publish(topic, body)
+    rabbit_admin.publish(topic, body)
+    rabbit_admin.publish(topic, envelope(raw_request("work", {"n": 2})))
+    wait_until(lambda: 2 in done, 10, message="the last cast processed")
+    time.sleep(0.3)
+    assert sorted(done) == [1, 2]
+
+
+def test_a_server_whose_queue_is_deleted_declares_it_again(rpc, topic, rabbit_admin):
+    rpc.server(rpc.transport(), topic, [_Echo()], server="s1")
+    client = rpc.client(rpc.transport(), topic, server="s1", timeout=5)
+    assert client.call({}, "echo", value=0) == 0
+    rabbit_admin.delete_queue(f"{topic}.s1")
+    wait_until(
+        lambda: rabbit_admin.queue_exists(f"{topic}.s1"), 10, message="the queue declared again"
+    )
+    assert client.call({}, "echo", value=1) == 1

@@ -13,7 +13,14 @@ import ssl
 import subprocess
 import threading
 
-__all__ = ["Certificates", "TLSProxy", "make_ca", "make_server_certificate"]
+__all__ = [
+    "Certificates",
+    "TLSProxy",
+    "make_ca",
+    "make_client_certificate",
+    "make_self_signed_certificate",
+    "make_server_certificate",
+]
 
 
 class Certificates:
@@ -41,13 +48,38 @@ def make_ca(directory, name):
     return cert, key
 
 
+def make_self_signed_certificate(directory, name, subject_alt_names):
+    """A self-signed server certificate (cert, key), as an impostor would present."""
+    cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
+    _openssl(
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-days", "2", "-subj", f"/CN={name}",
+        "-addext", f"subjectAltName={subject_alt_names}",
+        "-addext", "extendedKeyUsage=serverAuth",
+        "-keyout", key, "-out", cert,
+        cwd=directory,
+    )  # fmt: skip
+    return cert, key
+
+
 def make_server_certificate(directory, name, ca, subject_alt_names):
     """A server certificate signed by ``ca`` (cert, key) for ``subject_alt_names``."""
+    return _make_certificate(
+        directory, name, ca, f"subjectAltName={subject_alt_names}\nextendedKeyUsage=serverAuth\n"
+    )
+
+
+def make_client_certificate(directory, name, ca):
+    """A client certificate signed by ``ca``: (cert, key); its subject is ``CN=<name>``."""
+    return _make_certificate(directory, name, ca, "extendedKeyUsage=clientAuth\n")
+
+
+def _make_certificate(directory, name, ca, extensions):
     ca_cert, ca_key = ca
     cert, key = os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key")
     csr, ext = os.path.join(directory, f"{name}.csr"), os.path.join(directory, f"{name}.ext")
     with open(ext, "w") as f:
-        f.write(f"subjectAltName={subject_alt_names}\nextendedKeyUsage=serverAuth\n")
+        f.write(extensions)
     _openssl(
         "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-subj", f"/CN={name}", "-keyout", key, "-out", csr,
@@ -62,14 +94,25 @@ def make_server_certificate(directory, name, ca, subject_alt_names):
 
 
 class TLSProxy:
-    """Accepts TLS on 127.0.0.1:<port> and relays each connection to (upstream_host, port)."""
+    """Accepts TLS on 127.0.0.1:<port> and relays each connection to (upstream_host, port).
 
-    def __init__(self, cert, key, upstream):
+    With ``client_ca`` the proxy requires a client certificate signed by it,
+    as a broker with ``fail_if_no_peer_cert`` does, and records the common
+    name of each client it accepted in ``client_names``.  ``versions`` holds
+    the protocol versions the handshakes negotiated.
+    """
+
+    def __init__(self, cert, key, upstream, client_ca=None):
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert, key)
+        if client_ca is not None:
+            self.context.verify_mode = ssl.CERT_REQUIRED
+            self.context.load_verify_locations(client_ca)
         self.upstream = upstream
         self.handshakes = 0
         self.failed_handshakes = 0
+        self.client_names = []
+        self.versions = set()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets = set()
@@ -104,6 +147,11 @@ class TLSProxy:
                 return
             with self._lock:
                 self.handshakes += 1
+                self.versions.add(tls.version())
+                peer = tls.getpeercert()
+                if peer:
+                    subject = dict(item for rdn in peer["subject"] for item in rdn)
+                    self.client_names.append(subject.get("commonName"))
             self._track(tls)
             upstream = socket.create_connection(self.upstream, timeout=10)
             self._track(upstream)

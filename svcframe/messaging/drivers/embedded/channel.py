@@ -176,10 +176,11 @@ class Channel(virtual.Channel):
                 store_module.check_name(routing_key)
                 if not self._put_live(routing_key, message):
                     LOG.debug("Dropped a message to %s: the queue is gone", routing_key)
-                return
+                    return 0
+                return 1
             queues = self._route(exchange, routing_key)
             if expiration and not any(self.store.has_consumer(q) for q in queues):
-                raise exceptions.MessageDeliveryFailure(
+                raise exceptions.UnroutableCall(
                     f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
                     f"on the embedded transport, data directory {self.store.data_dir}: "
                     "is the service running with the same state_path?"
@@ -195,6 +196,7 @@ class Channel(virtual.Channel):
                 exchange,
                 self.store.data_dir,
             )
+        return delivered  # how many queues got it (0: what RabbitMQ returns)
 
     def _route(self, exchange, routing_key):
         table = self.get_table(exchange)

@@ -46,12 +46,18 @@ class ThreadLocalPublisher:
         message = channel.prepare_message(
             outgoing.body, 0, "application/json", "utf-8", {}, properties
         )
-        channel.basic_publish(
+        delivered = channel.basic_publish(
             message,
             exchange=outgoing.exchange_name,
             routing_key=outgoing.routing_key,
             mandatory=outgoing.mandatory,
         )
+        settled = getattr(outgoing, "settled", None)
+        if settled is not None:
+            # On disk is the broker's confirm; no queue, its return.
+            if not delivered:
+                settled.returned = (outgoing.exchange_name, outgoing.routing_key, "NO_ROUTE")
+            settled.event.set()
 
     def _open(self, local):
         conn = self.driver.make_connection()

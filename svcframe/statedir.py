@@ -17,6 +17,7 @@ __all__ = [
     "UnsafeStateDirectory",
     "check_private_dir",
     "ensure_private_dir",
+    "make_private",
     "open_private_file",
     "service_state_dirs",
 ]
@@ -105,6 +106,20 @@ def open_private_file(path, flags=os.O_WRONLY, exclusive=True):
         os.close(fd)
         raise
     return fd
+
+
+def make_private(path):
+    """Make an existing file of ours 0600 by its path, without opening it; refuse a link."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafeStateDirectory(
+            f"{path} is a symbolic link: remove it (state files are never followed through links)"
+        )
+    if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != FILE_MODE:
+        os.chmod(path, FILE_MODE)  # checked above: not a link
 
 
 def service_state_dirs(conf):

@@ -20,11 +20,15 @@ def connection_url(conf):
     directory = statedir.ensure_private_dir(conf.state_path)
     path = os.path.join(directory, DEFAULT_SQLITE_NAME)
     # SQLite creates the -wal and -shm files with the database file's mode:
-    # creating the database 0600 ourselves keeps all three private.
-    for suffix in ("", "-wal", "-shm"):
-        if suffix and not os.path.exists(path + suffix):
-            continue
-        os.close(statedir.open_private_file(path + suffix, os.O_RDWR, exclusive=False))
+    # creating the database 0600 ourselves keeps all three private.  An
+    # existing file is never opened here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, SQLite's included
+    # (another process would then reset the -shm this one has mapped).
+    try:
+        os.close(statedir.open_private_file(path, os.O_RDWR))
+    except FileExistsError:
+        for suffix in ("", "-wal", "-shm"):
+            statedir.make_private(path + suffix)
     return f"sqlite:///{path}"
 
 

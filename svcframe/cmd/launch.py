@@ -17,7 +17,7 @@ import traceback
 
 from oslo_config import cfg
 
-from svcframe import components, log
+from svcframe import components, log, statedir
 from svcframe import service as service_module
 from svcframe.cmd import config_errors
 from svcframe.conf import database as database_conf
@@ -131,6 +131,15 @@ def main(argv=None):
         return _fail(f"invalid configuration: {exc}")
     except (cfg.Error, ValueError) as exc:
         return _fail(config_errors.describe(exc))
+
+    try:
+        # Before anything is created there: refuse a directory others can write.
+        for directory in statedir.service_state_dirs(conf):
+            statedir.ensure_private_dir(directory)
+    except statedir.UnsafeStateDirectory as exc:
+        return _fail(exc)
+    except OSError as exc:
+        return _fail(f"cannot create the state directory: {exc}")
 
     try:
         manager_class = components.load_manager_class(conf.binary)

@@ -14,7 +14,7 @@ import traceback
 from oslo_config import cfg
 
 import svcframe
-from svcframe import log
+from svcframe import log, statedir
 from svcframe.cmd import (
     config_errors,
     manage_component,
@@ -125,6 +125,10 @@ def main(argv=None):
         if args.debug:
             return _fail_with_traceback(config_errors.EXIT_CONFIG)
         return _fail(config_errors.describe(exc), config_errors.EXIT_CONFIG)
+    except statedir.UnsafeStateDirectory as exc:
+        if args.debug:
+            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+        return _fail(str(exc), config_errors.EXIT_CONFIG)
     except ServiceGroupError as exc:
         if args.debug:
             return _fail_with_traceback()

@@ -129,8 +129,9 @@ embedded_opts = [
         "polling_interval",
         default=0.01,
         min=0.001,
-        help="Seconds between two looks at an empty queue. Lower is faster "
-        "and costs more CPU while idle.",
+        help="Only where inotify is unavailable (platforms other than Linux): "
+        "seconds between two looks at an empty queue. Lower is faster and costs "
+        "more CPU while idle. On Linux a consumer sleeps until a message arrives.",
     ),
 ]
 

@@ -7,17 +7,28 @@ import threading
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from svcframe import statedir
 from svcframe.conf.database import DEFAULT_SQLITE_NAME
 
 __all__ = ["ProcessLocalEngine", "connection_url", "create_engine"]
 
 
 def connection_url(conf):
-    """[database] connection, or the SQLite file under state_path (its directory created)."""
+    """[database] connection, or the SQLite file under state_path (created private)."""
     if conf.database.connection:
         return conf.database.connection
-    path = os.path.join(conf.state_path, DEFAULT_SQLITE_NAME)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    directory = statedir.ensure_private_dir(conf.state_path)
+    path = os.path.join(directory, DEFAULT_SQLITE_NAME)
+    # SQLite creates the -wal and -shm files with the database file's mode:
+    # creating the database 0600 ourselves keeps all three private.  An
+    # existing file is never opened here: closing any descriptor of a file
+    # drops every POSIX lock this process holds on it, SQLite's included
+    # (another process would then reset the -shm this one has mapped).
+    try:
+        os.close(statedir.open_private_file(path, os.O_RDWR))
+    except FileExistsError:
+        for suffix in ("", "-wal", "-shm"):
+            statedir.make_private(path + suffix)
     return f"sqlite:///{path}"
 
 

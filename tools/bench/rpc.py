@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -28,12 +29,22 @@ sys.path.insert(0, HERE)
 
 import _common  # noqa: E402
 
+from svcframe.conf.messaging import default_state_path  # noqa: E402
+
 SYSTEMS = {
     "svcframe": "svcframe_rpc.py",
     "oslo": "oslo_rpc.py",
     "kombu": "kombu_floor.py",
+    # The same svcframe code on the embedded transport (no broker), in a
+    # fresh data directory per run.
+    "embedded": "svcframe_rpc.py",
 }
-LABELS = {"svcframe": "svcframe", "oslo": "oslo.messaging", "kombu": "kombu floor"}
+LABELS = {
+    "svcframe": "svcframe",
+    "oslo": "oslo.messaging",
+    "kombu": "kombu floor",
+    "embedded": "svcframe embedded",
+}
 WORKLOADS = ("seq", "casts", "conc", "echo")
 
 # key, label, unit; a rate is better higher, a latency lower.
@@ -67,6 +78,13 @@ TARGETS = [
     ("casts >= 2x oslo", "casts_per_s", "casts_per_s", "ratio", 2.0),
     ("sequential p99 below oslo's", "seq_p99_ms", "seq_p99_ms", "below", None),
     ("8-caller p99 below oslo's", "conc_p99_ms", "conc_p99_ms", "below", None),
+]
+# The embedded transport against svcframe on RabbitMQ, measured in the same run.
+EMBEDDED_TARGETS = [
+    ("embedded sequential calls >= 1.0x svcframe on RabbitMQ", "seq_calls_per_s", "ratio", 1.0),
+    ("embedded casts >= 1.0x svcframe on RabbitMQ", "casts_per_s", "ratio", 1.0),
+    ("embedded 8 callers >= 1.0x svcframe on RabbitMQ", "conc_calls_per_s", "ratio", 1.0),
+    ("embedded sequential p50 below 1 ms", "seq_p50_ms", "below_ms", 1.0),
 ]
 
 
@@ -155,13 +173,19 @@ def wait_for_broker(url, timeout):
 def _run_one(system, args, params, topic):
     if not wait_for_broker(args.url, args.broker_wait):
         return None, f"the broker did not accept connections within {args.broker_wait} s"
+    url = args.url
+    if system == "embedded":
+        # Beside the default state_path: where the transport's data lives.
+        base = os.path.dirname(default_state_path())
+        os.makedirs(base, exist_ok=True)
+        url = "embedded://" + tempfile.mkdtemp(prefix="svcframe-bench-", dir=base)
     cmd = [
         sys.executable,
         os.path.join(HERE, SYSTEMS[system]),
         "--role",
         "client",
         "--url",
-        args.url,
+        url,
         "--topic",
         topic,
         "--params",
@@ -181,6 +205,8 @@ def _run_one(system, args, params, topic):
     if proc.returncode != 0 or res is None:
         return None, f"rc={proc.returncode}\n{proc.stdout[-2000:]}{proc.stderr[-6000:]}"
     res["wall_s"] = round(time.monotonic() - t0, 2)
+    if system == "embedded":
+        shutil.rmtree(url[len("embedded://") :], ignore_errors=True)
     return res, None
 
 
@@ -305,6 +331,23 @@ SAME_RUN_TARGETS = [
 def targets(summary):
     mine, oslo = summary.get("svcframe", {}), summary.get("oslo", {})
     out = []
+    embedded = summary.get("embedded", {})
+    for label, key, kind, threshold in EMBEDDED_TARGETS:
+        if key not in embedded or (kind == "ratio" and key not in mine):
+            continue
+        a = embedded[key]["median"]
+        if kind == "ratio":
+            b = mine[key]["median"]
+            value = a / b if b else float("nan")
+            out.append(
+                {
+                    "target": label,
+                    "met": value >= threshold,
+                    "detail": f"{value:.2f}x ({a:.0f} vs {b:.0f})",
+                }
+            )
+        else:
+            out.append({"target": label, "met": a < threshold, "detail": f"{a:.2f} ms"})
     for label, key, system, ref_key, threshold in SAME_RUN_TARGETS:
         ref = summary.get(system, {})
         if key not in mine or ref_key not in ref:

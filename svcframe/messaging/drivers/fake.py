@@ -1,129 +1,69 @@
-"""FakeDriver: an in-process broker, for testing components without RabbitMQ.
+"""The fake driver: the kombu driver over an in-process broker, for testing components.
 
-It routes like RabbitMQ does for oslo.messaging's entities: a topic
-exchange per control exchange with queues ``<topic>`` and
-``<topic>.<server>`` (shared by the servers that declare them, messages
-handed out round-robin), a ``<topic>_fanout`` exchange with one queue per
-server, and replies keyed by message id.  Every message goes through the
-same JSON envelope and failure encoding as on the wire, so what cannot
-cross a real broker cannot cross this one either.
-
-All transports of one process whose URLs name the same virtual host
-(``fake://``, ``fake:///other``) share one broker.
+``fake://`` runs the same code as ``rabbit://`` and ``embedded://`` (the
+kombu driver: its publisher, listener, reply waiter, decode, errors and
+call monitor); only the broker differs: kombu's virtual transport over
+queues in memory, one broker per virtual host (``fake://``,
+``fake:///other``), shared by every transport of the process that names
+it.  It behaves as the embedded transport does as a broker: a call that no
+live consumer would receive fails at once, a cast that no queue is bound
+to is logged and dropped, expired call requests are dropped unprocessed,
+unacked messages go back to their queue, and exclusive (reply and fanout)
+queues go with the connection that declared them.
 """
 
 import collections
+import itertools
 import logging
-import queue
-import sys
 import threading
 import time
-import uuid
 
-from svcframe.messaging import exceptions, wire
-from svcframe.messaging.drivers import base
+import kombu
+from kombu.transport import virtual
+from kombu.transport.virtual import Empty
+
+from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.kombu_connection import Backoff
+from svcframe.messaging.drivers.kombu_driver import KombuDriver
 
 __all__ = ["FakeDriver"]
 
 LOG = logging.getLogger(__name__)
 
-_STOP = object()
 
-
-class _Queue:
-    """A broker queue: messages wait here until a consumer is attached."""
-
-    __slots__ = ("name", "messages", "consumers", "turn")
+class _Broker:
+    """The queues and bindings of one virtual host."""
 
     def __init__(self, name):
         self.name = name
-        self.messages = collections.deque()
-        self.consumers = []
-        self.turn = 0
+        self.state = virtual.BrokerState()
+        self.queues = {}  # name -> deque of payloads
+        self.consumers = collections.Counter()  # queue -> consumers attached
+        self.cond = threading.Condition()
+        self.generation = 0  # bumped on every put: a waiter never misses one
 
-    def put(self, item, front=False):
-        # Called with the broker lock held.
-        if self.consumers:
-            consumer = self.consumers[self.turn % len(self.consumers)]
-            self.turn += 1
-            consumer.put(item)
-        elif front:
-            self.messages.appendleft(item)
-        else:
-            self.messages.append(item)
-
-
-class _Broker:
-    """Queues, bindings and reply waiters of one virtual host."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.queues = {}
-        self.bindings = collections.defaultdict(list)
-        self.waiters = {}
-
-    def declare(self, name, exchange, routing_key):
-        with self.lock:
-            q = self.queues.get(name)
+    def put(self, queue, payload, front=False):
+        with self.cond:
+            q = self.queues.get(queue)
             if q is None:
-                q = self.queues[name] = _Queue(name)
-            bound = self.bindings[(exchange, routing_key)]
-            if q not in bound:
-                bound.append(q)
-            return q
+                return False
+            if front:
+                q.appendleft(payload)
+            else:
+                q.append(payload)
+            self.generation += 1
+            self.cond.notify_all()
+            return True
 
-    def delete(self, q):
-        with self.lock:
-            self.queues.pop(q.name, None)
-            for key, bound in list(self.bindings.items()):
-                if q in bound:
-                    bound.remove(q)
-                if not bound:
-                    del self.bindings[key]
-
-    def publish(self, exchange, routing_key, body, expires=None):
-        """Hand ``body`` to every queue bound to (exchange, routing_key); how many there were."""
-        with self.lock:
-            bound = self.bindings.get((exchange, routing_key), ())
-            for q in bound:
-                q.put((q, body, expires))
-            return len(bound)
-
-    def attach(self, q, consumer):
-        with self.lock:
-            q.consumers.append(consumer)
-            while q.messages:
-                q.put(q.messages.popleft())
-
-    def detach(self, q, consumer):
-        with self.lock:
-            if consumer in q.consumers:
-                q.consumers.remove(consumer)
-
-    def requeue(self, items):
-        with self.lock:
-            for item in reversed(items):
-                q = item[0]
-                if self.queues.get(q.name) is q:
-                    q.put(item, front=True)
-
-    def add_waiter(self, msg_id):
-        waiter = queue.SimpleQueue()
-        with self.lock:
-            self.waiters[msg_id] = waiter
-        return waiter
-
-    def remove_waiter(self, msg_id):
-        with self.lock:
-            self.waiters.pop(msg_id, None)
-
-    def reply(self, msg_id, body):
-        with self.lock:
-            waiter = self.waiters.get(msg_id)
-        if waiter is None:
-            LOG.debug("No caller waits for a reply to message %s any more; dropped", msg_id)
-            return
-        waiter.put(body)
+    def delete(self, queue):
+        """Delete ``queue`` and every binding to it."""
+        with self.cond:
+            self.queues.pop(queue, None)
+            for exchange in self.state.exchanges.values():
+                table = exchange.get("table")
+                if table:
+                    table[:] = [meta for meta in table if meta[2] != queue]
+        self.state.queue_bindings_delete(queue)
 
 
 _brokers = {}
@@ -134,241 +74,244 @@ def _get_broker(virtual_host):
     with _brokers_lock:
         broker = _brokers.get(virtual_host)
         if broker is None:
-            broker = _brokers[virtual_host] = _Broker()
+            broker = _brokers[virtual_host] = _Broker(virtual_host)
         return broker
 
 
-class FakeIncomingMessage(base.IncomingMessage):
-    """A request received from the in-process broker."""
+def _copy(message):
+    # Each queue gets its own dict: a receive writes its delivery tag into it.
+    properties = dict(message["properties"])
+    properties["delivery_info"] = dict(properties.get("delivery_info") or {})
+    return dict(message, properties=properties)
 
-    def __init__(self, broker, ctxt, message, msg_id, client_timeout):
-        super().__init__(ctxt, message, msg_id, client_timeout)
-        self._broker = broker
 
-    def reply(self, reply=None, failure=None):
-        if self.msg_id is None:
-            return
-        if failure is not None:
-            body = wire.encode(
-                wire.build_reply(self.msg_id, failure=wire.serialize_failure(failure))
+class _Channel(virtual.Channel):
+    supports_fanout = True
+    body_encoding = None
+
+    def __init__(self, connection, **kwargs):
+        super().__init__(connection, **kwargs)
+        self.broker = connection.broker
+        self._unacked = {}  # delivery tag -> (queue, payload)
+        self._tags = itertools.count(1)
+        self._consumed = collections.Counter()
+
+    # -- queues -------------------------------------------------------------
+
+    def _new_queue(self, queue, exclusive=False, **kwargs):
+        with self.broker.cond:
+            self.broker.queues.setdefault(queue, collections.deque())
+        if exclusive:
+            self.connection.exclusive_queues.add(queue)
+
+    def _has_queue(self, queue, **kwargs):
+        return queue in self.broker.queues
+
+    def _queue_bind(self, exchange, routing_key, pattern, queue):
+        pass  # the bindings are in the broker's state (shared), nothing else to keep
+
+    def _delete(self, queue, *args, **kwargs):
+        self.broker.delete(queue)
+
+    def queue_delete(self, queue, if_unused=False, if_empty=False, **kwargs):
+        super().queue_delete(queue, if_unused=if_unused, if_empty=if_empty, **kwargs)
+        self._delete(queue)
+
+    def _purge(self, queue):
+        with self.broker.cond:
+            q = self.broker.queues.get(queue)
+            size = len(q) if q else 0
+            if q:
+                q.clear()
+        return size
+
+    def _size(self, queue):
+        return len(self.broker.queues.get(queue) or ())
+
+    # -- publishing ---------------------------------------------------------
+
+    def basic_publish(self, message, exchange, routing_key, mandatory=False, **kwargs):
+        self._inplace_augment_message(message, exchange, routing_key)
+        expiration = message["properties"].get("expiration")
+        if expiration:
+            message["expires_at"] = time.monotonic() + int(expiration) / 1000.0
+        if not exchange:
+            if not self.broker.put(routing_key, _copy(message)):
+                LOG.debug("Dropped a message to %s: the queue is gone", routing_key)
+                return 0
+            return 1
+        queues = self._lookup(exchange, routing_key)
+        if expiration and not any(self.broker.consumers[q] for q in queues):
+            raise exceptions.UnroutableCall(
+                f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
+                f"on the fake transport, virtual host {self.broker.name!r}"
             )
-        else:
-            try:
-                body = wire.encode(wire.build_reply(self.msg_id, result=reply))
-            except (TypeError, ValueError):
-                # The caller learns why instead of waiting for its timeout.
-                LOG.error(
-                    "The result of RPC method %r cannot be sent as JSON",
-                    self.message.get("method"),
-                    exc_info=True,
-                )
-                failure = wire.serialize_failure(sys.exc_info())
-                body = wire.encode(wire.build_reply(self.msg_id, failure=failure))
-        self._broker.reply(self.msg_id, body)
+        delivered = sum(1 for q in queues if self.broker.put(q, _copy(message)))
+        if not delivered and mandatory:
+            LOG.warning(
+                "A message to %r (exchange %r) was dropped: no queue is bound to it "
+                "(fake transport, virtual host %r)",
+                routing_key,
+                exchange,
+                self.broker.name,
+            )
+        return delivered  # how many queues got it (0: what RabbitMQ returns)
 
-    def heartbeat(self):
-        if self.msg_id is not None:
-            body = wire.encode(wire.build_reply(self.msg_id, ending=False))
-            self._broker.reply(self.msg_id, body)
+    def _put(self, queue, message, **kwargs):
+        self.broker.put(queue, _copy(message))
 
+    def _put_fanout(self, exchange, message, routing_key, **kwargs):
+        for queue in self._lookup(exchange, routing_key):
+            self._put(queue, message)
 
-class FakeListener(base.Listener):
-    """Consumes a server's three queues in one thread."""
+    def _next_delivery_tag(self):
+        return 0  # replaced by a per-channel counter when the message is received
 
-    def __init__(self, driver, target):
-        self._driver = driver
-        self._broker = driver.broker
-        exchange = target.exchange or driver.default_exchange
-        topic, server = target.topic, target.server
-        self._queues = [
-            self._broker.declare(topic, exchange, topic),
-            self._broker.declare(f"{topic}.{server}", exchange, f"{topic}.{server}"),
-        ]
-        self._fanout = self._broker.declare(
-            f"{topic}_fanout_{uuid.uuid4().hex}", f"{topic}_fanout", topic
-        )
-        self._queues.append(self._fanout)
-        self._name = f"fake-listener-{topic}.{server}"
-        self._inbox = queue.SimpleQueue()
-        self._duplicates = base.DuplicateFilter()
-        self._on_message = None
-        self._thread = None
-        self._stopping = False
-        self._lock = threading.Lock()
+    # -- consuming ----------------------------------------------------------
 
-    def put(self, item):
-        self._inbox.put(item)
+    def basic_consume(self, queue, no_ack, callback, consumer_tag, **kwargs):
+        self._new_queue(queue)
+        super().basic_consume(queue, no_ack, callback, consumer_tag, **kwargs)
+        with self.broker.cond:
+            self.broker.consumers[queue] += 1
+        self._consumed[consumer_tag] = queue
 
-    def start(self, on_message):
-        with self._lock:
-            if self._thread is not None:
-                return
-            self._on_message = on_message
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
-            for q in self._queues:
-                self._broker.attach(q, self)
+    def basic_cancel(self, consumer_tag):
+        queue = self._consumed.pop(consumer_tag, None)
+        if queue is not None:
+            with self.broker.cond:
+                self.broker.consumers[queue] -= 1
+                if self.broker.consumers[queue] <= 0:
+                    del self.broker.consumers[queue]
+        super().basic_cancel(consumer_tag)
 
-    def stop(self):
-        with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return
-            for q in self._queues:
-                self._broker.detach(q, self)
-            self._stopping = True
-            self._inbox.put(_STOP)
-        if thread is not threading.current_thread():
-            thread.join()
-        # What was handed to this consumer but not taken goes back to its
-        # queue, for another server (or this one, once restarted).
-        leftover = []
+    def _get(self, queue):
+        broker = self.broker
         while True:
-            try:
-                leftover.append(self._inbox.get_nowait())
-            except queue.Empty:
-                break
-        self._broker.requeue([item for item in leftover if item is not _STOP])
-
-    def cleanup(self):
-        self.stop()
-        self._broker.delete(self._fanout)
-        self._driver._forget(self)
-
-    def _run(self):
-        while True:
-            item = self._inbox.get()
-            if self._stopping:
-                if item is not _STOP:
-                    self._broker.requeue([item])
-                return
-            _, body, expires = item
-            if expires is not None and time.monotonic() > expires:
-                LOG.debug("Dropped an expired request on %s", self._name)
+            with broker.cond:
+                q = broker.queues.get(queue)
+                if not q:
+                    raise Empty()
+                payload = q.popleft()
+            expires_at = payload.pop("expires_at", None)
+            if expires_at is not None and time.monotonic() > expires_at:
+                LOG.info("Dropped an expired call request on %s", queue)
                 continue
+            tag = next(self._tags)
+            payload["properties"]["delivery_tag"] = tag
+            self._unacked[tag] = (queue, payload)
+            return payload
+
+    def basic_ack(self, delivery_tag, multiple=False):
+        super().basic_ack(delivery_tag, multiple=multiple)
+        self._unacked.pop(delivery_tag, None)
+
+    def basic_reject(self, delivery_tag, requeue=False):
+        super().basic_reject(delivery_tag, requeue=requeue)
+        self._unacked.pop(delivery_tag, None)
+
+    def _restore(self, message):
+        # Back to the front of its own queue (kombu would route a copy again).
+        entry = self._unacked.pop(message.delivery_tag, None)
+        if entry is not None:
+            queue, payload = entry
+            self.broker.put(queue, payload, front=True)
+
+    def _restore_at_beginning(self, message):
+        self._restore(message)
+
+    def close(self):
+        for tag in list(self._consumed):
+            self.basic_cancel(tag)
+        super().close()
+        for queue, payload in reversed(list(self._unacked.values())):
+            self.broker.put(queue, payload, front=True)
+        self._unacked.clear()
+
+
+class _Transport(virtual.Transport):
+    Channel = _Channel
+    driver_type = "fake"
+    driver_name = "fake"
+    implements = virtual.Transport.implements.extend(
+        asynchronous=False, exchange_type=frozenset(["direct", "topic", "fanout"])
+    )
+
+    def __init__(self, client, **kwargs):
+        super().__init__(client, **kwargs)
+        self.broker = _get_broker(client.transport_options["virtual_host"])
+        self.state = self.broker.state
+        self.exclusive_queues = set()
+        self._interrupted = False
+
+    def drain_events(self, connection, timeout=None):
+        broker = self.broker
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            generation = broker.generation
             try:
-                self._deliver(body)
-            except Exception:
-                LOG.exception("Unexpected error while handling a request on %s", self._name)
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            with broker.cond:
+                if self._interrupted:
+                    self._interrupted = False
+                    raise TimeoutError()  # the consumer is stopping
+                if broker.generation == generation:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError()
+                    broker.cond.wait(left)
 
-    def _deliver(self, body):
+    def interrupt(self):
+        """End a drain_events() blocked in another thread (it raises a timeout)."""
+        with self.broker.cond:
+            self._interrupted = True
+            self.broker.cond.notify_all()
+
+    def close_connection(self, connection):
         try:
-            request = wire.parse_request(wire.decode(body))
-        except exceptions.UnsupportedEnvelopeVersion as exc:
-            LOG.warning("Dropped a request on %s: %s", self._name, exc)
-            msg_id, _ = wire.peek_reply_address(body)
-            if msg_id is not None:
-                FakeIncomingMessage(self._broker, {}, {}, msg_id, None).reply(
-                    failure=(type(exc), exc, exc.__traceback__)
-                )
-            return
-        except wire.MalformedMessage as exc:
-            LOG.warning("Dropped a request on %s: %s", self._name, exc)
-            return
-        if self._duplicates.is_duplicate(request.unique_id):
-            LOG.warning("Dropped a duplicate of message %s on %s", request.unique_id, self._name)
-            return
-        incoming = FakeIncomingMessage(
-            self._broker, request.ctxt, request.message, request.msg_id, request.client_timeout
-        )
-        self._on_message(incoming)
+            super().close_connection(connection)
+        finally:
+            for queue in self.exclusive_queues:
+                self.broker.delete(queue)
+            self.exclusive_queues.clear()
 
 
-class FakeDriver(base.Driver):
-    """An in-process transport driver (``fake://``) with real routing and encoding."""
+class FakeDriver(KombuDriver):
+    """An in-process transport driver (``fake://``): the kombu driver over memory queues."""
+
+    supports_confirms = False
+    drain_timeout = 5.0
+    interruptible = True
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
-        self.broker = _get_broker(url.virtual_host or "")
-        self._reply_q = f"reply_{uuid.uuid4().hex}"
-        self._listeners = set()
-        self._listeners_lock = threading.Lock()
+        self.virtual_host = getattr(url, "virtual_host", None) or ""
+        self.safe_url = f"fake:///{self.virtual_host}"
 
-    def send(
-        self,
-        target,
-        ctxt,
-        message,
-        wait_for_reply=False,
-        timeout=None,
-        call_monitor_timeout=None,
-        retry=None,
-        transport_options=None,
-    ):
-        if not wait_for_reply:
-            body = wire.encode(wire.build_request(message, ctxt))
-            if target.fanout:
-                delivered = self.broker.publish(f"{target.topic}_fanout", target.topic, body)
-            else:
-                delivered = self.broker.publish(*self._route(target), body)
-            if not delivered:
-                LOG.debug("Cast to %s dropped: no queue is bound to it", target)
-            return None
-
-        msg_id = uuid.uuid4().hex
-        request = wire.build_request(message, ctxt, msg_id, self._reply_q, call_monitor_timeout)
-        body = wire.encode(request)
-        started = time.monotonic()
-        expires = started + timeout if timeout is not None else None
-        waiter = self.broker.add_waiter(msg_id)
-        try:
-            # A call nobody consumes times out, as on RabbitMQ.
-            self.broker.publish(*self._route(target), body, expires)
-            return self._wait(msg_id, waiter, started, timeout, call_monitor_timeout)
-        finally:
-            self.broker.remove_waiter(msg_id)
-
-    def _route(self, target):
-        exchange = target.exchange or self.default_exchange
-        if target.server:
-            return exchange, f"{target.topic}.{target.server}"
-        return exchange, target.topic
-
-    def _wait(self, msg_id, waiter, started, timeout, call_monitor_timeout):
-        deadline = started + timeout if timeout is not None else None
-        monitor_deadline = started + call_monitor_timeout if call_monitor_timeout else None
-        while True:
-            limits = [d for d in (deadline, monitor_deadline) if d is not None]
-            remaining = min(limits) - time.monotonic() if limits else None
-            if remaining is not None and remaining <= 0:
-                self._timeout(msg_id, deadline, monitor_deadline, call_monitor_timeout)
-            try:
-                body = waiter.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            reply = wire.decode(body)
-            if not reply.get("ending"):
-                if monitor_deadline is not None:
-                    monitor_deadline = time.monotonic() + call_monitor_timeout
-                continue
-            failure = reply.get("failure")
-            if failure:
-                raise wire.deserialize_failure(failure, self.allowed_remote_exmods)
-            return reply.get("result")
-
-    def _timeout(self, msg_id, deadline, monitor_deadline, call_monitor_timeout):
-        if monitor_deadline is not None and (deadline is None or monitor_deadline < deadline):
-            raise exceptions.MessagingTimeout(
-                f"Timed out waiting for a reply {self._reply_q} to message ID {msg_id}: "
-                f"no call-monitor heartbeat in {call_monitor_timeout} s"
-            )
-        raise exceptions.MessagingTimeout(
-            f"Timed out waiting for a reply {self._reply_q} to message ID {msg_id}."
+    def make_connection(self):
+        return kombu.Connection(
+            transport=_Transport, transport_options={"virtual_host": self.virtual_host}
         )
 
-    def listen(self, target):
-        listener = FakeListener(self, target)
-        with self._listeners_lock:
-            self._listeners.add(listener)
-        return listener
+    def new_backoff(self):
+        return Backoff(0.05, 0.1, 1.0)
 
-    def _forget(self, listener):
-        with self._listeners_lock:
-            self._listeners.discard(listener)
+    def topic_exchange(self, name):
+        return kombu.Exchange(name, type="topic", durable=False)
 
-    def cleanup(self):
-        with self._listeners_lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
-            listener.cleanup()
+    def fanout_exchange(self, topic):
+        return kombu.Exchange(f"{topic}_fanout", type="fanout", durable=False)
+
+    def topic_queue(self, name, exchange, routing_key=None):
+        return kombu.Queue(name, exchange, routing_key=routing_key or name, durable=False)
+
+    def fanout_queue(self, name, topic):
+        return kombu.Queue(
+            name, self.fanout_exchange(topic), routing_key=topic, durable=False, exclusive=True
+        )
+
+    def reply_queue(self, name):
+        return kombu.Queue(name, routing_key="", durable=False, exclusive=True)

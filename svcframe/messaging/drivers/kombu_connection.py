@@ -189,7 +189,17 @@ class ConsumerThread(threading.Thread):
         self.flush()
 
     def drain_timeout(self):
-        return DRAIN_TIMEOUT
+        return self.driver.drain_timeout
+
+    def interrupt(self):
+        """End a drain blocked in the thread, where the transport can (embedded, fake).
+
+        Those transports then need not wake on a timer to notice a stop or
+        a settlement handed over by another thread.
+        """
+        interrupt = getattr(getattr(self.conn, "_transport", None), "interrupt", None)
+        if interrupt is not None:
+            interrupt()
 
     def run(self):
         backoff = self.driver.new_backoff()
@@ -396,6 +406,7 @@ class ConsumerThread(threading.Thread):
     def stop_consuming(self, timeout=None):
         """Cancel the consumers; returns once no more messages will be delivered."""
         self._stopping.set()
+        self.interrupt()
         if self.is_alive() and threading.current_thread() is not self:
             self._cancelled.wait(timeout)
 
@@ -403,6 +414,7 @@ class ConsumerThread(threading.Thread):
         """Stop consuming and leave the thread, settling what was handed over first."""
         self._stopping.set()
         self._exiting.set()
+        self.interrupt()
         if self.is_alive() and threading.current_thread() is not self:
             self._done.wait(timeout)
 

@@ -42,6 +42,12 @@ class KombuDriver(base.Driver):
     prefetch_count = 0
     missing_consumer_retry_timeout = 60
     start_timeout = 30.0
+    # How long a consumer's drain may block; it bounds how fast a stop is
+    # noticed and heartbeats are sent, unless the transport can interrupt it.
+    drain_timeout = 0.2
+    # Whether the transport can end a blocked drain from another thread
+    # (ConsumerThread.interrupt); if not, consumers poll for settlements.
+    interruptible = False
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
@@ -74,6 +80,10 @@ class KombuDriver(base.Driver):
 
     def reply_queue(self, name):
         raise NotImplementedError
+
+    def new_publisher(self):
+        """The process's publisher (see kombu_publisher)."""
+        return Publisher(self, self._undeliverable_call)
 
     def reply_queue_name(self):
         return f"reply_{uuid.uuid4().hex}"
@@ -196,7 +206,7 @@ class KombuDriver(base.Driver):
         if publisher is None:
             with self._lock:
                 if self._publisher is None:
-                    self._publisher = Publisher(self, self._undeliverable_call)
+                    self._publisher = self.new_publisher()
                 publisher = self._publisher
         return publisher
 

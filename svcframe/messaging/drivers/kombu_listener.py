@@ -27,7 +27,7 @@ import kombu
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.drivers import base, kombu_payload
-from svcframe.messaging.drivers.kombu_connection import DRAIN_TIMEOUT, ConsumerThread
+from svcframe.messaging.drivers.kombu_connection import ConsumerThread
 
 __all__ = ["KombuListener", "KombuIncomingMessage", "effective_prefetch"]
 
@@ -261,6 +261,9 @@ class KombuListener(base.Listener):
         return consumers
 
     def drain_timeout(self):
+        if self.driver.interruptible:
+            # settle() wakes the consumer thread of such a transport: no polling.
+            return self.driver.drain_timeout
         if self._settlements or self._new_acks:
             return SETTLE_POLL_INTERVAL
         if self._outstanding:
@@ -269,7 +272,7 @@ class KombuListener(base.Listener):
             if time.monotonic() - self._last_activity < BUSY_SECONDS:
                 return SETTLE_POLL_INTERVAL
             return QUIET_POLL_INTERVAL
-        return DRAIN_TIMEOUT
+        return self.driver.drain_timeout
 
     def _receive_amqp(self, message):
         properties = message.properties
@@ -408,6 +411,8 @@ class KombuListener(base.Listener):
         thread = self._thread
         if thread is not None and threading.current_thread() is thread:
             self.flush()
+        elif thread is not None:
+            thread.interrupt()
 
     def flush(self, force=False):
         """Send the acks, requeues and rejects queued so far (the consumer thread only).

@@ -49,6 +49,9 @@ MAX_PENDING_RETRIES = 10000
 # after this many attempts, with backoff between them, it is given up.
 FRESH_CONNECTION_ATTEMPTS = 3
 
+# kombu's virtual channels add keys to the properties they are given:
+# every publish gets its own copy, or one embedded publish breaks every
+# later RabbitMQ publish of the process ("multiple values for 'priority'").
 _PROPERTIES = {"delivery_mode": 2}
 
 
@@ -276,9 +279,9 @@ class Publisher:
         if not isinstance(exchange, str) and exchange.name not in self._declared:
             exchange(channel).declare()
             self._declared.add(exchange.name)
-        properties = _PROPERTIES
+        properties = dict(_PROPERTIES)
         if outgoing.expiration is not None:
-            properties = dict(_PROPERTIES, expiration=str(int(outgoing.expiration * 1000)))
+            properties["expiration"] = str(int(outgoing.expiration * 1000))
         if isinstance(channel, amqp.Channel):
             message = _Message(
                 outgoing.body,
@@ -439,8 +442,8 @@ class Publisher:
             self._on_undeliverable_call(
                 msg_id,
                 exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}): "
-                    f"the broker could not route the call ({reason})"
+                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
+                    f"at {self.driver.safe_url}: the broker could not route the call ({reason})"
                 ),
             )
         elif self._just_reconnected():

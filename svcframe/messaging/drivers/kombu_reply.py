@@ -94,6 +94,11 @@ class ReplyWaiter:
                     "to declare the reply queue"
                 )
         if consumer.failed is not None:
+            # The next call tries again (the broker may be back, the disk
+            # freed) instead of failing for the life of the process.
+            with self._lock:
+                if self._consumer is consumer:
+                    self._consumer = None
             raise consumer.failed
 
     def register(self, msg_id):

@@ -110,7 +110,10 @@ def test_competing_servers_share_the_load(transport, make_server):
     make_server([Endpoint("b")], server="host2")
     client = client_for(transport)
     answers = [client.call({}, "whoami") for _ in range(20)]
-    assert answers.count("a") == answers.count("b") == 10
+    # Competing consumers, as on every transport: each takes a share (only
+    # RabbitMQ promises an exact round robin).
+    assert answers.count("a") + answers.count("b") == 20
+    assert answers.count("a") >= 2 and answers.count("b") >= 2
 
 
 def test_requests_wait_in_the_queue_for_a_server(transport, make_server):
@@ -136,8 +139,8 @@ def test_cast_to_a_topic_nobody_declared_is_dropped(transport, make_server, capl
 def test_exchanges_separate_topics(transport, make_server):
     make_server([Endpoint()], target_kw={"exchange": "nova"})
     assert client_for(transport, exchange="nova").call({}, "whoami") == "server"
-    with pytest.raises(exceptions.MessagingTimeout):
-        client_for(transport, exchange="cinder").prepare(timeout=0.2).call({}, "whoami")
+    with pytest.raises(exceptions.MessageDeliveryFailure, match="exchange 'cinder'"):
+        client_for(transport, exchange="cinder").prepare(timeout=5).call({}, "whoami")
 
 
 def test_control_exchange_is_the_default_exchange(conf, transport, make_server):
@@ -149,8 +152,8 @@ def test_transports_on_one_virtual_host_talk(make_transport, make_server, fake_u
     make_server([Endpoint()], transport=make_transport(fake_url))
     assert client_for(make_transport(fake_url)).call({}, "whoami") == "server"
     other = make_transport(fake_url + "-other")
-    with pytest.raises(exceptions.MessagingTimeout):
-        client_for(other).prepare(timeout=0.1).call({}, "whoami")
+    with pytest.raises(exceptions.MessageDeliveryFailure, match="No server is listening"):
+        client_for(other).prepare(timeout=5).call({}, "whoami")
 
 
 @pytest.mark.parametrize(
@@ -281,8 +284,11 @@ def test_non_json_arguments_fail_at_the_caller(transport, make_server):
 
 def test_non_json_results_fail_at_the_caller(transport, make_server):
     make_server([Endpoint()])
-    with pytest.raises(ValueError, match="Cannot convert"):
+    # As over RabbitMQ and the embedded transport: the server says why.
+    with pytest.raises(exceptions.RemoteError) as info:
         client_for(transport).prepare(timeout=2).call({}, "unserializable")
+    assert info.value.exc_type == "MessagingServerError"
+    assert "cannot be serialized" in str(info.value)
 
 
 def test_timeout_is_precise(transport, make_server):
@@ -294,19 +300,30 @@ def test_timeout_is_precise(transport, make_server):
     assert 0.3 <= time.monotonic() - started < 0.5
 
 
-def test_call_to_a_topic_nobody_serves_times_out(transport):
+def test_call_to_a_topic_nobody_serves_fails_at_once(transport):
     started = time.monotonic()
-    with pytest.raises(exceptions.MessagingTimeout):
-        client_for(transport, topic="nobody").prepare(timeout=0.2).call({}, "echo", value=1)
-    assert 0.2 <= time.monotonic() - started < 0.4
+    with pytest.raises(exceptions.MessageDeliveryFailure, match="fake transport"):
+        client_for(transport, topic="nobody").prepare(timeout=20).call({}, "echo", value=1)
+    assert time.monotonic() - started < 1.0
+
+
+def _silent_listener(transport, topic):
+    """A consumer of ``topic`` that takes requests and never answers them."""
+    listener = transport._driver.listen(messaging.Target(topic=topic, server="silent"))
+    listener.start(lambda incoming: None)
+    return listener
 
 
 def test_default_timeout_is_rpc_response_timeout(conf, transport):
+    listener = _silent_listener(transport, "silent")
     conf.set_override("rpc_response_timeout", 0)
     started = time.monotonic()
-    with pytest.raises(exceptions.MessagingTimeout):
-        client_for(transport, topic="nobody").call({}, "echo", value=1)
-    assert time.monotonic() - started < 0.2
+    try:
+        with pytest.raises(exceptions.MessagingTimeout):
+            client_for(transport, topic="silent").call({}, "echo", value=1)
+        assert time.monotonic() - started < 0.2
+    finally:
+        listener.cleanup()
 
 
 def test_call_monitor_keeps_a_slow_call_alive(transport, make_server):
@@ -319,11 +336,15 @@ def test_call_monitor_keeps_a_slow_call_alive(transport, make_server):
 
 
 def test_call_monitor_gives_up_without_heartbeats(transport):
-    client = client_for(transport, topic="nobody").prepare(timeout=10, call_monitor_timeout=0.3)
+    listener = _silent_listener(transport, "silent")
+    client = client_for(transport, topic="silent").prepare(timeout=10, call_monitor_timeout=0.3)
     started = time.monotonic()
-    with pytest.raises(exceptions.MessagingTimeout, match="call-monitor"):
-        client.call({}, "echo", value=1)
-    assert 0.3 <= time.monotonic() - started < 0.5
+    try:
+        with pytest.raises(exceptions.MessagingTimeout, match="call monitor"):
+            client.call({}, "echo", value=1)
+        assert 0.3 <= time.monotonic() - started < 0.5
+    finally:
+        listener.cleanup()
 
 
 def test_overall_timeout_caps_a_monitored_call(transport, make_server):
@@ -386,8 +407,8 @@ def test_stop_and_wait_drain_requests_in_progress(transport, make_server):
         assert not waiter.is_alive()
         # wait() returned, so the reply was sent; the caller reads it promptly.
         assert pending.result(timeout=1) == "released"
-    with pytest.raises(exceptions.MessagingTimeout):
-        client.prepare(timeout=0.1).call({}, "whoami")
+    with pytest.raises(exceptions.MessageDeliveryFailure):
+        client.prepare(timeout=5).call({}, "whoami")
 
 
 def test_server_lifecycle_edges(transport):
@@ -413,7 +434,7 @@ def test_server_lifecycle_edges(transport):
     assert client.call({}, "whoami") == "server"
     srv.stop()
     srv.wait()
-    assert [t for t in threading.enumerate() if t.name.startswith("fake-listener-topic")] == []
+    assert [t for t in threading.enumerate() if t.name == "rpc-server topic"] == []
 
 
 def test_wait_before_stop_blocks_until_stop(transport, make_server, caplog):

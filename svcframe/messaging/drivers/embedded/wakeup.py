@@ -1,0 +1,167 @@
+"""Waking a consumer when a message arrives: inotify on Linux, polling elsewhere.
+
+With inotify a consumer that has nothing to do sleeps in ``select`` until
+a message file is renamed into one of its queues; nothing runs on a timer.
+Without it (another platform, or ``inotify_simple`` not installed) every
+queue counts as changed and the consumer looks again every
+``polling_interval`` seconds.
+"""
+
+import logging
+import os
+import select
+import time
+
+try:
+    import inotify_simple
+except ImportError:  # not Linux
+    inotify_simple = None
+
+__all__ = ["DirectoryGone", "new_wakeup"]
+
+LOG = logging.getLogger(__name__)
+
+
+class DirectoryGone(OSError):
+    """A watched queue directory was deleted (the data directory removed under us)."""
+
+
+class _InotifyWakeup:
+    """Which watched queues changed since the last look, and a wait for the next change."""
+
+    def __init__(self):
+        flags = inotify_simple.flags
+        # A message arrives by rename (MOVED_TO) or by link (CREATE).
+        self._mask = flags.MOVED_TO | flags.CREATE | flags.DELETE_SELF | flags.MOVE_SELF
+        self._gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
+        self._inotify = inotify_simple.INotify(nonblocking=True)
+        self._queues = {}  # wd -> queue
+        self._watches = {}  # queue -> wd
+        self._changed = set()
+        self._lost = None
+        # Another thread's interrupt(): a byte in this pipe ends a wait.
+        self._interrupt_r, self._interrupt_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def watch(self, queue, path):
+        if queue in self._watches:
+            return
+        wd = self._inotify.add_watch(path, self._mask)
+        self._queues[wd] = queue
+        self._watches[queue] = wd
+        self._changed.add(queue)  # whatever arrived before the watch
+
+    def unwatch(self, queue):
+        wd = self._watches.pop(queue, None)
+        if wd is not None:
+            self._queues.pop(wd, None)
+            try:
+                self._inotify.rm_watch(wd)
+            except OSError:
+                pass
+
+    def take_changed(self, queue):
+        """True (once) if ``queue`` may have new messages since the last call."""
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            raise DirectoryGone(lost)
+        if queue in self._changed:
+            self._changed.discard(queue)
+            return True
+        return False
+
+    def wait(self, timeout, blocked=False):
+        """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted.
+
+        ``blocked``: the consumer may not take more now (its prefetch is
+        full), so queues already known to have changed do not end the wait.
+        """
+        if self._changed and not blocked:
+            return False
+        fds = [self._inotify.fileno(), self._interrupt_r]
+        ready, _, _ = select.select(fds, [], [], timeout)
+        if self._inotify.fileno() in ready:
+            self._read()
+        if self._interrupt_r in ready:
+            try:
+                os.read(self._interrupt_r, 4096)
+            except BlockingIOError:
+                pass
+            return True
+        return False
+
+    def interrupt(self):
+        try:
+            os.write(self._interrupt_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # already pending, or closed
+
+    def _read(self):
+        try:
+            events = self._inotify.read(timeout=0)
+        except BlockingIOError:
+            return
+        for event in events:
+            if event.mask & inotify_simple.flags.Q_OVERFLOW:
+                self._changed.update(self._watches)
+                continue
+            queue = self._queues.get(event.wd)
+            if queue is None:
+                continue
+            if event.mask & self._gone:
+                self._lost = f"queue directory of {queue!r} was removed"
+                self._queues.pop(event.wd, None)
+                self._watches.pop(queue, None)
+            else:
+                self._changed.add(queue)
+
+    def close(self):
+        for close in (self._inotify.close, lambda: os.close(self._interrupt_r)):
+            try:
+                close()
+            except OSError:
+                pass
+        try:
+            os.close(self._interrupt_w)
+        except OSError:
+            pass
+
+
+class _PollingWakeup:
+    """Every queue may have changed; waiting is sleeping ``interval``."""
+
+    def __init__(self, interval):
+        self.interval = interval
+        self._dirs = {}
+        self._interrupted = False
+
+    def watch(self, queue, path):
+        self._dirs[queue] = path
+
+    def unwatch(self, queue):
+        self._dirs.pop(queue, None)
+
+    def take_changed(self, queue):
+        path = self._dirs.get(queue)
+        if path is not None and not os.path.isdir(path):
+            raise DirectoryGone(f"queue directory of {queue!r} was removed")
+        return True
+
+    def wait(self, timeout, blocked=False):
+        time.sleep(min(self.interval, timeout) if timeout is not None else self.interval)
+        interrupted, self._interrupted = self._interrupted, False
+        return interrupted
+
+    def interrupt(self):
+        self._interrupted = True
+
+    def close(self):
+        pass
+
+
+def new_wakeup(polling_interval):
+    if inotify_simple is not None:
+        try:
+            return _InotifyWakeup()
+        except OSError as exc:  # e.g. fs.inotify.max_user_instances reached
+            LOG.warning("inotify unavailable (%s); polling every %s s", exc, polling_interval)
+    return _PollingWakeup(polling_interval)

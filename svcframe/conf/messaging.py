@@ -56,6 +56,16 @@ messaging_opts = [
         default=False,
         help="Add an endpoint to answer to ping calls. Endpoint is named oslo_rpc_server_ping",
     ),
+    # svcframe's own: oslo.messaging has no slow-call log.
+    cfg.FloatOpt(
+        "rpc_slow_call_threshold",
+        default=10.0,
+        min=0,
+        mutable=True,
+        help="Seconds after which an RPC request is slow: a server logs each "
+        "request that ran longer, a client each call it waited on longer, once, "
+        "with topic, method, request id and duration. 0 disables it.",
+    ),
     cfg.StrOpt(
         "state_path",
         default=default_state_path(),

@@ -6,7 +6,7 @@ import threading
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.messaging import exceptions
+from svcframe.messaging import exceptions, tracking
 from svcframe.messaging.dispatcher import RPCDispatcher
 
 __all__ = ["RPCServer", "get_rpc_server"]
@@ -59,6 +59,7 @@ class RPCServer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._running = False
+        tracking.servers.add(self)
 
     def start(self):
         """Start consuming requests; a no-op if already started."""
@@ -112,22 +113,28 @@ class RPCServer:
     def _on_incoming(self, incoming):
         # Runs in the listener's thread: nothing may escape from here.
         try:
+            tracking.queued(self.target.topic)
             self._executor.submit(self._process, incoming)
         except Exception:
+            tracking.unqueued(self.target.topic)
             LOG.exception(
                 "Cannot run RPC method %s: the server is shutting down",
                 _method_name(incoming),
             )
 
     def _process(self, incoming):
+        request = tracking.start(self.target.topic, incoming)
         failure = None
+        outcome, known_method = "ok", True
         try:
             result = self.dispatcher.dispatch(incoming)
         except exceptions.ExpectedException as exc:
             failure = exc.exc_info
+            outcome = "error"
             LOG.debug("Expected exception during message handling (%s)", failure[1])
         except _REQUEST_ERRORS as exc:
             failure = sys.exc_info()
+            outcome, known_method = "rejected", False
             if isinstance(exc, exceptions.NoSuchMethod) and exc.method.endswith("_ignore_errors"):
                 LOG.debug("Method %s not found", exc.method)
             else:
@@ -135,11 +142,14 @@ class RPCServer:
         except Exception as exc:
             failure = sys.exc_info()
             if getattr(exc, "caller_error", False):
+                outcome = "rejected"
                 LOG.warning("Rejected an RPC request: %s", exc)
             else:
+                outcome = "error"
                 LOG.exception(
                     "Exception during message handling of RPC method %s", _method_name(incoming)
                 )
+        tracking.finish(request, outcome, known_method, self.conf.rpc_slow_call_threshold)
         if not incoming.is_call:
             return
         try:

@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 
+from svcframe import metrics
 from svcframe.servicegroup.exceptions import ServiceGroupError
 
 __all__ = ["Membership"]
@@ -71,6 +72,7 @@ class Membership:
         try:
             self._driver.report(self.host, self.binary, self.topic, self.version)
         except ServiceGroupError as exc:
+            metrics.record_heartbeat("error")
             if not self._failing:
                 LOG.warning(
                     "Heartbeat of %s on %s failed, retrying every %ss: %s",
@@ -81,6 +83,7 @@ class Membership:
                 )
             self._failing = True
         except Exception:
+            metrics.record_heartbeat("error")
             if not self._failing:
                 LOG.exception(
                     "Heartbeat of %s on %s failed unexpectedly, retrying every %ss",
@@ -90,6 +93,7 @@ class Membership:
                 )
             self._failing = True
         else:
+            metrics.record_heartbeat("ok")
             if self._failing:
                 LOG.info(
                     "Heartbeat of %s on %s reached %s again",

@@ -15,6 +15,7 @@ import time
 
 import amqp.exceptions
 
+from svcframe import metrics
 from svcframe.messaging import exceptions
 from svcframe.messaging.transport import mask_password
 
@@ -202,6 +203,7 @@ class ConsumerThread(threading.Thread):
             _close_quietly(conn)
             raise
         self.conn = conn
+        metrics.record_broker_connected(True, reconnect=not first)
         self.on_connected()
         self.ready.set()
         if not first:
@@ -243,6 +245,7 @@ class ConsumerThread(threading.Thread):
         self._consumers = []
         _close_quietly(self.conn)
         self.conn = None
+        metrics.record_broker_connected(False)
         if self._stopping.wait(backoff.next()):
             return
 

@@ -11,6 +11,7 @@ import sys
 
 import kombu
 
+from svcframe import metrics
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu_connection import ConsumerThread
@@ -166,10 +167,13 @@ class KombuListener(base.Listener):
         if self._duplicates.is_duplicate(request.unique_id):
             LOG.warning("Dropped a duplicate message (unique id %s)", request.unique_id)
             return
-        self._on_message(KombuIncomingMessage(self.driver, request))
+        incoming = KombuIncomingMessage(self.driver, request)
+        incoming.fanout = message.delivery_info.get("exchange") == f"{self.target.topic}_fanout"
+        self._on_message(incoming)
 
     def _reject(self, body, exc, reply_address):
         msg_id, reply_q = reply_address
+        metrics.record_malformed(type(exc).__name__)
         excerpt = bytes(body[:_BODY_EXCERPT]) if isinstance(body, (bytes, bytearray)) else body
         LOG.warning(
             "Dropped an unreadable message on topic %r: %s (body starts %r)",

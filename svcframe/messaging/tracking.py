@@ -1,0 +1,133 @@
+"""The RPC requests of this process: in flight, counted and timed.
+
+Servers and clients report each request here; this module keeps the ones
+running (for the SIGUSR2 report), feeds the metrics, and logs requests
+slower than ``rpc_slow_call_threshold``.  Registering a request is a dict
+insert: it is always on, metrics or not.
+"""
+
+import itertools
+import logging
+import time
+import weakref
+
+from svcframe import metrics
+from svcframe.messaging import exceptions
+
+__all__ = [
+    "ServerRequest",
+    "client_outcome",
+    "finish",
+    "in_flight",
+    "queued",
+    "record_client",
+    "servers",
+    "start",
+    "unqueued",
+]
+
+LOG = logging.getLogger("svcframe.messaging.slow")
+
+_ids = itertools.count()
+# Requests running in this process; plain dict operations are atomic.
+_running = {}
+#: The RPC servers of this process, for reports on their executors.
+servers = weakref.WeakSet()
+
+
+class ServerRequest:
+    """A request a server is running."""
+
+    __slots__ = ("key", "topic", "method", "kind", "request_id", "started")
+
+    def __init__(self, topic, incoming):
+        self.key = next(_ids)
+        self.topic = topic
+        message = incoming.message
+        method = message.get("method") if isinstance(message, dict) else None
+        # Shown in reports and logs only, never a metric label.
+        self.method = method[:100] if isinstance(method, str) else metrics.UNKNOWN
+        if incoming.is_call:
+            self.kind = "call"
+        else:
+            self.kind = "fanout" if getattr(incoming, "fanout", False) else "cast"
+        ctxt = incoming.ctxt
+        self.request_id = ctxt.get("request_id") if isinstance(ctxt, dict) else None
+        self.started = time.monotonic()
+
+    def age(self):
+        return time.monotonic() - self.started
+
+
+def queued(topic):
+    """A request was handed to the executor; it waits for a thread."""
+    metrics.record_backlog(topic, 1)
+
+
+def unqueued(topic):
+    """A queued request will not run (the executor refused it)."""
+    metrics.record_backlog(topic, -1)
+
+
+def start(topic, incoming):
+    """A request leaves the executor's queue and starts running."""
+    request = ServerRequest(topic, incoming)
+    _running[request.key] = request
+    metrics.record_backlog(topic, -1)
+    metrics.record_in_flight(topic, 1)
+    return request
+
+
+def finish(request, outcome, known_method, slow_threshold):
+    """The request is done: ``outcome`` ok|error|rejected.
+
+    ``known_method``: the dispatcher found the method, so its name is a
+    safe label; otherwise it is counted as ``<unknown>``.
+    """
+    _running.pop(request.key, None)
+    seconds = time.monotonic() - request.started
+    metrics.record_in_flight(request.topic, -1)
+    method = request.method if known_method else metrics.UNKNOWN
+    metrics.record_server_request(request.topic, method, request.kind, outcome, seconds)
+    if slow_threshold and seconds > slow_threshold:
+        LOG.warning(
+            "Slow RPC request: %s %s.%s (request %s) ran %.1f s",
+            request.kind,
+            request.topic,
+            request.method,
+            request.request_id,
+            seconds,
+        )
+
+
+def in_flight():
+    """The requests running in this process now, oldest first."""
+    return sorted(_running.values(), key=lambda r: r.started)
+
+
+def client_outcome(exc):
+    """The client outcome label of a request that raised ``exc`` (None: it did not)."""
+    if exc is None:
+        return "ok"
+    if isinstance(exc, exceptions.MessagingTimeout):
+        return "timeout"
+    if isinstance(exc, exceptions.MessageDeliveryFailure):
+        return "undeliverable"
+    return "error"
+
+
+def record_client(topic, method, kind, outcome, started, slow_threshold, ctxt=None):
+    """A client request ended with ``outcome`` (see :func:`client_outcome`)."""
+    seconds = time.monotonic() - started
+    metrics.record_client_request(topic, method, kind, outcome, seconds)
+    if slow_threshold and seconds > slow_threshold and kind == "call":
+        request_id = getattr(ctxt, "request_id", None)
+        if request_id is None and isinstance(ctxt, dict):
+            request_id = ctxt.get("request_id")
+        LOG.warning(
+            "Slow RPC call: %s.%s (request %s) waited %.1f s for its reply",
+            topic,
+            method,
+            request_id,
+            seconds,
+        )

@@ -1,0 +1,237 @@
+"""Prometheus metrics of a service, aggregated across its worker processes.
+
+Off until :func:`enable` is called (the launcher does, when ``[metrics]
+port`` is set): every ``record_*`` function then returns at its first line,
+and ``prometheus_client`` is not even imported.  Once enabled, values live
+in ``prometheus_client``'s multiprocess files, one set per process, in the
+directory the launcher owns; the launcher's listener adds them up.
+
+Metric objects are built on first use in each process, after the fork:
+a gauge built in the master would add the master's own (meaningless)
+value to what the workers report.
+
+Label values come from the code (topics, method names the dispatcher
+found, fixed reasons), never from what a peer sent: an unknown method is
+counted as :data:`UNKNOWN`.
+"""
+
+import importlib
+import os
+import threading
+
+__all__ = [
+    "UNKNOWN",
+    "enable",
+    "enabled",
+    "multiprocess_dir",
+    "record_backlog",
+    "record_broker_connected",
+    "record_client_request",
+    "record_heartbeat",
+    "record_in_flight",
+    "record_malformed",
+    "record_periodic_task",
+    "record_server_request",
+    "record_worker_restart",
+]
+
+#: The method label of a request for a method no endpoint has.
+UNKNOWN = "<unknown>"
+
+# Seconds: from a fast local call to the default rpc_response_timeout.
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+_directory = None
+_lock = threading.Lock()
+_rpc = None
+_broker = None
+_process = None
+
+
+def enable(directory):
+    """Record metrics from now on, in ``directory`` (shared by every worker).
+
+    Must be called before the workers are forked: they inherit the setting
+    through ``PROMETHEUS_MULTIPROC_DIR``.
+    """
+    global _directory
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    values = importlib.import_module("prometheus_client.values")
+    # prometheus_client picks its value class when first imported: if
+    # something imported it before the variable was set, pick again.
+    values.ValueClass = values.get_value_class()
+    _directory = directory
+
+
+def enabled():
+    return _directory is not None
+
+
+def multiprocess_dir():
+    """The directory of the multiprocess files; None while metrics are off."""
+    return _directory
+
+
+class _RPCMetrics:
+    def __init__(self, pc):
+        self.server_requests = pc.Counter(
+            "svcframe_rpc_server_requests",
+            "RPC requests handled by servers, by outcome.",
+            ["topic", "method", "kind", "outcome"],
+        )
+        self.server_duration = pc.Histogram(
+            "svcframe_rpc_server_duration_seconds",
+            "Time servers spent running RPC requests.",
+            ["topic", "method"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.client_requests = pc.Counter(
+            "svcframe_rpc_client_requests",
+            "RPC requests sent by clients, by outcome.",
+            ["topic", "method", "kind", "outcome"],
+        )
+        self.client_duration = pc.Histogram(
+            "svcframe_rpc_client_duration_seconds",
+            "Time clients spent sending requests and waiting for replies.",
+            ["topic", "method"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.in_flight = pc.Gauge(
+            "svcframe_rpc_in_flight",
+            "RPC requests running now.",
+            ["topic"],
+            multiprocess_mode="livesum",
+        )
+        self.backlog = pc.Gauge(
+            "svcframe_rpc_backlog",
+            "RPC requests received and waiting for an executor thread.",
+            ["topic"],
+            multiprocess_mode="livesum",
+        )
+        self.malformed = pc.Counter(
+            "svcframe_messages_malformed",
+            "Messages dropped because they could not be read.",
+            ["reason"],
+        )
+
+
+class _BrokerMetrics:
+    def __init__(self, pc):
+        self.reconnects = pc.Counter(
+            "svcframe_broker_reconnects", "Connections to the broker made again after a loss."
+        )
+        # livemin: 0 as soon as one live worker lost its connection.
+        self.connected = pc.Gauge(
+            "svcframe_broker_connected",
+            "1 when every worker is connected to the broker.",
+            multiprocess_mode="livemin",
+        )
+
+
+class _ProcessMetrics:
+    def __init__(self, pc):
+        self.restarts = pc.Counter(
+            "svcframe_worker_restarts",
+            "Worker processes replaced, by reason.",
+            ["reason"],
+        )
+        self.periodic_runs = pc.Counter(
+            "svcframe_periodic_task_runs",
+            "Periodic task runs, by outcome.",
+            ["task", "outcome"],
+        )
+        self.periodic_duration = pc.Histogram(
+            "svcframe_periodic_task_duration_seconds",
+            "Time periodic tasks ran.",
+            ["task"],
+            buckets=_LATENCY_BUCKETS,
+        )
+        self.heartbeats = pc.Counter(
+            "svcframe_servicegroup_heartbeats",
+            "Service registry heartbeats, by outcome.",
+            ["outcome"],
+        )
+
+
+def _build(kind):
+    global _rpc, _broker, _process
+    with _lock:
+        pc = importlib.import_module("prometheus_client")
+        if kind is _RPCMetrics and _rpc is None:
+            _rpc = _RPCMetrics(pc)
+        elif kind is _BrokerMetrics and _broker is None:
+            _broker = _BrokerMetrics(pc)
+        elif kind is _ProcessMetrics and _process is None:
+            _process = _ProcessMetrics(pc)
+    return _rpc if kind is _RPCMetrics else _broker if kind is _BrokerMetrics else _process
+
+
+def _rpc_metrics():
+    return _rpc or _build(_RPCMetrics)
+
+
+def record_server_request(topic, method, kind, outcome, seconds):
+    """A request a server ran: ``kind`` call|cast|fanout, ``outcome`` ok|error|rejected."""
+    if _directory is None:
+        return
+    m = _rpc_metrics()
+    m.server_requests.labels(topic, method, kind, outcome).inc()
+    m.server_duration.labels(topic, method).observe(seconds)
+
+
+def record_client_request(topic, method, kind, outcome, seconds):
+    """A request a client sent: ``outcome`` ok|timeout|error|undeliverable."""
+    if _directory is None:
+        return
+    m = _rpc_metrics()
+    m.client_requests.labels(topic, method, kind, outcome).inc()
+    m.client_duration.labels(topic, method).observe(seconds)
+
+
+def record_backlog(topic, delta):
+    if _directory is None:
+        return
+    _rpc_metrics().backlog.labels(topic).inc(delta)
+
+
+def record_in_flight(topic, delta):
+    if _directory is None:
+        return
+    _rpc_metrics().in_flight.labels(topic).inc(delta)
+
+
+def record_malformed(reason):
+    """A message dropped unread; ``reason`` is a fixed name from the code."""
+    if _directory is None:
+        return
+    _rpc_metrics().malformed.labels(reason).inc()
+
+
+def record_broker_connected(connected, reconnect=False):
+    if _directory is None:
+        return
+    m = _broker or _build(_BrokerMetrics)
+    m.connected.set(1 if connected else 0)
+    if reconnect:
+        m.reconnects.inc()
+
+
+def record_worker_restart(reason):
+    """The master replaces a worker: ``reason`` exit|signal|hung|reload."""
+    if _directory is None:
+        return
+    (_process or _build(_ProcessMetrics)).restarts.labels(reason).inc()
+
+
+def record_periodic_task(task, outcome, seconds):
+    if _directory is None:
+        return
+    m = _process or _build(_ProcessMetrics)
+    m.periodic_runs.labels(task, outcome).inc()
+    m.periodic_duration.labels(task).observe(seconds)
+
+
+def record_heartbeat(outcome):
+    if _directory is None:
+        return
+    (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()

@@ -6,8 +6,9 @@ import time
 
 from svcframe import systemd
 from svcframe.conf import service as service_opts
-from svcframe.launcher import _config, _proctitle
+from svcframe.launcher import _config, _proctitle, _report
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE
+from svcframe.launcher._observe import SingleObserver
 from svcframe.launcher._runner import Runner
 
 __all__ = ["ServiceLauncher"]
@@ -26,6 +27,7 @@ class _SingleRunner(Runner):
         self._kill_at = None
 
     def on_ready(self):
+        self.ready = True
         LOG.info("Service ready")
         systemd.notify_ready("ready")
 
@@ -115,9 +117,12 @@ class ServiceLauncher:
         _proctitle.set_title(self._name)
         _config.log_options(self.conf)
         runner = _SingleRunner(self.conf, self._service, self.restart_method)
+        observer = SingleObserver(self.conf, self._name, self._service, runner)
+        _report.install(self.conf, self._name)
         try:
             status = runner.run()
         finally:
+            observer.close()
             if runner.signals is not None:
                 runner.signals.close()
         if status == EXIT_BOOT_ERROR:

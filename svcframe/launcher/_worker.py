@@ -8,7 +8,7 @@ import threading
 import time
 
 from svcframe import log
-from svcframe.launcher import _channel, _proctitle
+from svcframe.launcher import _channel, _proctitle, _report
 from svcframe.launcher._base import EXIT_FAILURE
 from svcframe.launcher._runner import SIGNALS, Runner
 from svcframe.launcher._signals import SignalManager
@@ -89,6 +89,7 @@ def main(conf, service, spec, unblock):
     status = EXIT_FAILURE
     try:
         signals = SignalManager(SIGNALS)
+        _report.install(conf, spec.name)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
         for key in _MASTER_ONLY_ENV:
             os.environ.pop(key, None)

@@ -1,0 +1,152 @@
+"""svc-launch --workers 4 with [metrics] port: a real Prometheus scrapes it.
+
+The counts Prometheus stores must be what the test sent, added up over
+every worker, including one killed half-way; /readyz follows the workers;
+SIGUSR2 makes every worker write a report even while all its executor
+threads are stuck.
+"""
+
+import os
+import re
+import signal
+import stat
+import uuid
+
+import pytest
+from prometheus_server import PROMETHEUS, Prometheus, free_port, http_get
+from runtime_harness import wait_for
+
+from svcframe.messaging import RemoteError
+
+pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(150)]
+
+needs_prometheus = pytest.mark.skipif(
+    not os.access(PROMETHEUS, os.X_OK), reason="the prometheus binary is not installed"
+)
+
+
+def status(base, path):
+    try:
+        return http_get(base + path, timeout=2)
+    except OSError as exc:
+        return None, str(exc)
+
+
+@pytest.fixture
+def prometheus(tmp_path):
+    servers = []
+
+    def start(target):
+        directory = tmp_path / f"prometheus{len(servers)}"
+        directory.mkdir()
+        server = Prometheus(str(directory), target)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def requests(outcome="ok", kind="call", method="describe"):
+    return (
+        f'sum(svcframe_rpc_server_requests_total{{topic="slowpoke",method="{method}",'
+        f'kind="{kind}",outcome="{outcome}"}})'
+    )
+
+
+@needs_prometheus
+def test_prometheus_counts_every_request_across_a_worker_kill(launch, prometheus):
+    port = free_port()
+    service = launch(binary="slowpoke", workers=4, metrics={"port": port})
+    workers = service.wait_ready()
+    base = f"http://127.0.0.1:{port}"
+    assert status(base, "/readyz")[0] == 200
+    assert status(base, "/healthz")[0] == 200
+    prom = prometheus(f"127.0.0.1:{port}")
+    with service.client() as client:
+        for _ in range(20):
+            client.call("describe")
+        for _ in range(10):
+            client.rpc.cast(client.context, "describe")
+        with pytest.raises(RemoteError):
+            client.call("no_such_method")
+        # Every request is counted before a worker dies with its files.
+        prom.wait_value(requests(), 20)
+        prom.wait_value(requests(kind="cast"), 10)
+        prom.wait_value(requests("rejected", method="<unknown>"), 1)
+
+        os.kill(workers[2], signal.SIGKILL)
+        code, body = wait_for(
+            lambda: (reply := status(base, "/readyz"))[0] == 503 and reply,
+            10,
+            "/readyz to answer 503",
+            interval=0.01,
+        )
+        assert "workers ready" in body, body
+        wait_for(lambda: status(base, "/readyz")[0] == 200, 20, "/readyz to answer 200 again")
+
+        for _ in range(20):
+            client.call("describe")
+        for _ in range(10):
+            client.rpc.cast(client.context, "describe")
+
+    prom.wait_value(requests(), 40)
+    prom.wait_value(requests(kind="cast"), 20)
+    prom.wait_value('sum(svcframe_worker_restarts_total{reason="signal"})', 1)
+    prom.wait_value('svcframe_workers{state="ready"}', 4)
+    prom.wait_value('sum(svcframe_rpc_server_duration_seconds_count{method="describe"})', 60)
+    assert prom.scalar('sum(svcframe_rpc_in_flight{topic="slowpoke"})') == 0
+    assert prom.scalar("svcframe_broker_connected") == 1
+    assert prom.scalar('count(svcframe_build_info{component="slowpoke"})') == 1
+    # The failed worker's counts stay; nothing else was restarted.
+    assert prom.scalar("sum(svcframe_worker_restarts_total)") == 1
+
+
+def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
+    service = launch(
+        binary="slowpoke",
+        workers=4,
+        DEFAULT={"executor_thread_pool_size": 1},
+        launcher={"worker_hang_timeout": 60},
+    )
+    workers = service.wait_ready()
+    with service.client() as client:
+        # Each worker's only executor thread ends up asleep in sleep().
+        for _ in range(12):
+            client.rpc.cast(client.context, "sleep", seconds=60, token=uuid.uuid4().hex)
+
+        def sleeping_pids():
+            pids = set()
+            for name in os.listdir(service.marker_dir):
+                pids.add(int((service.marker_dir / name).read_text()))
+            return pids >= set(workers.values()) and pids
+
+        wait_for(sleeping_pids, 30, "every worker to be asleep in sleep()")
+
+    service.kill(signal.SIGUSR2)
+    reports = service.state_path / "reports"
+
+    def written():
+        if not reports.is_dir():
+            return False
+        files = [reports / name for name in os.listdir(reports)]
+        return len(files) >= 4 and files
+
+    files = wait_for(written, 20, "four reports")
+    assert stat.S_IMODE(os.stat(reports).st_mode) == 0o700
+    by_pid = {}
+    for path in files:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        text = path.read_text()
+        by_pid[int(path.name.rsplit("-", 2)[1])] = text
+    assert set(by_pid) == set(workers.values())
+    for text in by_pid.values():
+        assert "runtime_components.py" in text and "in sleep" in text, text
+        assert "cast slowpoke.sleep request_id=req-" in text, text
+        assert "0/1 threads" not in text and "1/1 threads" in text, text
+        assert "rpc-server slowpoke: connected" in text, text
+        assert re.search(r"^transport_url +=  ?\*\*\*\*$", text, re.M), text
+        assert "guest:guest" not in text
+    assert service.count("Report written to") == 4
+    assert service.proc.poll() is None

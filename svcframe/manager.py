@@ -7,9 +7,13 @@ below let it take part in the service's life cycle.  The hooks are not
 callable over RPC (see ``ManagerAccessPolicy``).
 """
 
+import functools
+import time
+
 from oslo_config import cfg
 from oslo_service import periodic_task
 
+from svcframe import metrics
 from svcframe.messaging import DefaultRPCAccessPolicy, Target
 
 __all__ = ["Manager", "ManagerAccessPolicy", "periodic_task"]
@@ -51,6 +55,10 @@ class Manager(periodic_task.PeriodicTasks):
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns how long until the next one is due."""
+        if metrics.enabled() and "_periodic_tasks" not in vars(self):
+            self._periodic_tasks = [
+                (name, _measured(name, task)) for name, task in self._periodic_tasks
+            ]
         return self.run_periodic_tasks(context, raise_on_error=raise_on_error)
 
     def set_periodic_spacing(self, task_name, seconds):
@@ -75,6 +83,22 @@ class Manager(periodic_task.PeriodicTasks):
         for name, task in self._periodic_tasks:
             if not task._periodic_immediate:
                 self._periodic_last_run[name] = now
+
+
+def _measured(name, task):
+    """``task`` counted and timed in the metrics; it keeps its @periodic_task marks."""
+
+    @functools.wraps(task)
+    def run(manager, context):
+        started, outcome = time.monotonic(), "error"
+        try:
+            result = task(manager, context)
+            outcome = "ok"
+            return result
+        finally:
+            metrics.record_periodic_task(name, outcome, time.monotonic() - started)
+
+    return run
 
 
 # Everything Manager itself defines is plumbing, not API.

@@ -3,8 +3,9 @@
 The master runs one loop on its main thread, the shape of gunicorn's
 arbiter: wait (for a signal, a worker message or the next deadline), handle
 the signals, reap the dead, kill the hung, then fork what is missing.  It
-opens no connection and starts no thread, so every fork copies a
-single-threaded process.
+opens no broker connection and starts no thread, so every fork copies a
+single-threaded process; the metrics and health listener, when configured,
+is one more non-blocking socket in the same loop (see ``_http``).
 """
 
 import gc

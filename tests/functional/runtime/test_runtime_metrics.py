@@ -150,3 +150,32 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
         assert "guest:guest" not in text
     assert service.count("Report written to") == 4
     assert service.proc.poll() is None
+
+
+def test_one_worker_serves_metrics_health_and_reports_in_process(launch):
+    port = free_port()
+    service = launch(binary="slowpoke", workers=1, metrics={"port": port})
+    service.wait_line("Service ready", timeout=20)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: status(base, "/readyz")[0] == 200, 10, "/readyz to answer 200")
+    with service.client() as client:
+        for _ in range(5):
+            client.call("describe")
+    code, text = status(base, "/metrics")
+    assert code == 200
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    key = "svcframe_rpc_server_requests_total" + (
+        '{kind="call",method="describe",outcome="ok",topic="slowpoke"}'
+    )
+    assert float(samples[key]) == 5
+    assert float(samples['svcframe_workers{state="ready"}']) == 1
+    metrics_dir = service.state_path / "metrics" / f"svc-slowpoke-{port}"
+    assert stat.S_IMODE(os.stat(metrics_dir).st_mode) == 0o700
+
+    service.kill(signal.SIGUSR2)
+    service.wait_line("Report written to", timeout=10)
+    (report,) = os.listdir(service.state_path / "reports")
+    assert "Requests in flight" in (service.state_path / "reports" / report).read_text()
+
+    service.kill(signal.SIGTERM)
+    assert service.wait(timeout=20) == 0, service.stderr()

@@ -179,3 +179,20 @@ def test_one_worker_serves_metrics_health_and_reports_in_process(launch):
 
     service.kill(signal.SIGTERM)
     assert service.wait(timeout=20) == 0, service.stderr()
+
+
+def test_a_hung_worker_is_counted_as_such(launch):
+    port = free_port()
+    service = launch(binary="slowpoke", workers=2, metrics={"port": port})
+    workers = service.wait_ready()
+    base = f"http://127.0.0.1:{port}"
+    os.kill(workers[1], signal.SIGSTOP)
+    service.wait_line("hung: no heartbeat", timeout=20)
+
+    def restarts():
+        code, text = status(base, "/metrics")
+        return code == 200 and 'svcframe_worker_restarts_total{reason="hung"} 1.0' in text
+
+    wait_for(restarts, 20, "the hung restart in /metrics")
+    wait_for(lambda: status(base, "/readyz")[0] == 200, 20, "/readyz to answer 200 again")
+    assert status(base, "/healthz")[0] == 200

@@ -13,26 +13,33 @@ value to what the workers report.
 Label values come from the code (topics, method names the dispatcher
 found, fixed reasons), never from what a peer sent: an unknown method is
 counted as :data:`UNKNOWN`.
+
+Counters and histograms are written as each request ends, so a worker
+killed the next instant has already counted it.  The backlog and
+in-flight gauges are sampled once a second by a thread of each process
+instead: four more file writes per request would cost more than the
+counts themselves.
 """
 
 import importlib
 import os
 import threading
+import time
 
 __all__ = [
     "UNKNOWN",
     "enable",
     "enabled",
     "multiprocess_dir",
-    "record_backlog",
     "record_broker_connected",
     "record_client_request",
     "record_heartbeat",
-    "record_in_flight",
     "record_malformed",
     "record_periodic_task",
     "record_server_request",
     "record_worker_restart",
+    "sample_rpc_gauges",
+    "set_rpc_gauge_source",
 ]
 
 #: The method label of a request for a method no endpoint has.
@@ -46,6 +53,10 @@ _lock = threading.Lock()
 _rpc = None
 _broker = None
 _process = None
+_gauge_source = None
+_sampler_pid = None
+# Seconds between two samples of the RPC gauges.
+SAMPLE_INTERVAL = 1.0
 
 
 def enable(directory):
@@ -72,8 +83,16 @@ def multiprocess_dir():
     return _directory
 
 
+def set_rpc_gauge_source(source):
+    """``source()`` returns ``{topic: (backlog, in_flight)}`` for this process."""
+    global _gauge_source
+    _gauge_source = source
+
+
 class _RPCMetrics:
     def __init__(self, pc):
+        # labels() takes a lock and builds a key each time: keep the children.
+        self.children = {}
         self.server_requests = pc.Counter(
             "svcframe_rpc_server_requests",
             "RPC requests handled by servers, by outcome.",
@@ -170,34 +189,56 @@ def _rpc_metrics():
     return _rpc or _build(_RPCMetrics)
 
 
+def _child(m, metric, values):
+    key = (metric, values)
+    child = m.children.get(key)
+    if child is None:
+        child = m.children[key] = getattr(m, metric).labels(*values)
+    return child
+
+
+def sample_rpc_gauges():
+    """Make sure this process samples its RPC gauges (a server started a request)."""
+    if _directory is not None and _sampler_pid != os.getpid():
+        _start_sampler()
+
+
+def _start_sampler():
+    global _sampler_pid
+    with _lock:
+        if _sampler_pid == os.getpid():
+            return
+        _sampler_pid = os.getpid()
+    threading.Thread(target=_sample, name="svcframe-metrics-sampler", daemon=True).start()
+
+
+def _sample():
+    m = _rpc_metrics()
+    while True:
+        source = _gauge_source
+        if source is not None:
+            for topic, (backlog, in_flight) in source().items():
+                _child(m, "backlog", (topic,)).set(backlog)
+                _child(m, "in_flight", (topic,)).set(in_flight)
+        time.sleep(SAMPLE_INTERVAL)
+
+
 def record_server_request(topic, method, kind, outcome, seconds):
     """A request a server ran: ``kind`` call|cast|fanout, ``outcome`` ok|error|rejected."""
     if _directory is None:
         return
-    m = _rpc_metrics()
-    m.server_requests.labels(topic, method, kind, outcome).inc()
-    m.server_duration.labels(topic, method).observe(seconds)
+    m = _rpc or _build(_RPCMetrics)
+    _child(m, "server_requests", (topic, method, kind, outcome)).inc()
+    _child(m, "server_duration", (topic, method)).observe(seconds)
 
 
 def record_client_request(topic, method, kind, outcome, seconds):
     """A request a client sent: ``outcome`` ok|timeout|error|undeliverable."""
     if _directory is None:
         return
-    m = _rpc_metrics()
-    m.client_requests.labels(topic, method, kind, outcome).inc()
-    m.client_duration.labels(topic, method).observe(seconds)
-
-
-def record_backlog(topic, delta):
-    if _directory is None:
-        return
-    _rpc_metrics().backlog.labels(topic).inc(delta)
-
-
-def record_in_flight(topic, delta):
-    if _directory is None:
-        return
-    _rpc_metrics().in_flight.labels(topic).inc(delta)
+    m = _rpc or _build(_RPCMetrics)
+    _child(m, "client_requests", (topic, method, kind, outcome)).inc()
+    _child(m, "client_duration", (topic, method)).observe(seconds)
 
 
 def record_malformed(reason):

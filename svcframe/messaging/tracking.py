@@ -6,8 +6,10 @@ slower than ``rpc_slow_call_threshold``.  Registering a request is a dict
 insert: it is always on, metrics or not.
 """
 
+import collections
 import itertools
 import logging
+import threading
 import time
 import weakref
 
@@ -18,6 +20,7 @@ __all__ = [
     "ServerRequest",
     "client_outcome",
     "finish",
+    "gauges",
     "in_flight",
     "queued",
     "record_client",
@@ -31,6 +34,9 @@ LOG = logging.getLogger("svcframe.messaging.slow")
 _ids = itertools.count()
 # Requests running in this process; plain dict operations are atomic.
 _running = {}
+# Requests handed to an executor and not started yet, per topic.
+_queued = collections.Counter()
+_queued_lock = threading.Lock()
 #: The RPC servers of this process, for reports on their executors.
 servers = weakref.WeakSet()
 
@@ -61,21 +67,36 @@ class ServerRequest:
 
 def queued(topic):
     """A request was handed to the executor; it waits for a thread."""
-    metrics.record_backlog(topic, 1)
+    with _queued_lock:
+        _queued[topic] += 1
+    metrics.sample_rpc_gauges()
 
 
 def unqueued(topic):
     """A queued request will not run (the executor refused it)."""
-    metrics.record_backlog(topic, -1)
+    with _queued_lock:
+        _queued[topic] -= 1
 
 
 def start(topic, incoming):
     """A request leaves the executor's queue and starts running."""
     request = ServerRequest(topic, incoming)
     _running[request.key] = request
-    metrics.record_backlog(topic, -1)
-    metrics.record_in_flight(topic, 1)
+    with _queued_lock:
+        _queued[topic] -= 1
     return request
+
+
+def gauges():
+    """``{topic: (backlog, in_flight)}`` of this process now."""
+    with _queued_lock:
+        values = {topic: [count, 0] for topic, count in _queued.items()}
+    for request in list(_running.values()):
+        values.setdefault(request.topic, [0, 0])[1] += 1
+    return {topic: tuple(pair) for topic, pair in values.items()}
+
+
+metrics.set_rpc_gauge_source(gauges)
 
 
 def finish(request, outcome, known_method, slow_threshold):
@@ -86,7 +107,6 @@ def finish(request, outcome, known_method, slow_threshold):
     """
     _running.pop(request.key, None)
     seconds = time.monotonic() - request.started
-    metrics.record_in_flight(request.topic, -1)
     method = request.method if known_method else metrics.UNKNOWN
     metrics.record_server_request(request.topic, method, request.kind, outcome, seconds)
     if slow_threshold and seconds > slow_threshold:

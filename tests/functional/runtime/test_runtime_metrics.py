@@ -96,7 +96,8 @@ def test_prometheus_counts_every_request_across_a_worker_kill(launch, prometheus
     prom.wait_value('sum(svcframe_worker_restarts_total{reason="signal"})', 1)
     prom.wait_value('svcframe_workers{state="ready"}', 4)
     prom.wait_value('sum(svcframe_rpc_server_duration_seconds_count{method="describe"})', 60)
-    assert prom.scalar('sum(svcframe_rpc_in_flight{topic="slowpoke"})') == 0
+    prom.wait_value('sum(svcframe_rpc_in_flight{topic="slowpoke"})', 0)
+    prom.wait_value('sum(svcframe_rpc_backlog{topic="slowpoke"})', 0)
     assert prom.scalar("svcframe_broker_connected") == 1
     assert prom.scalar('count(svcframe_build_info{component="slowpoke"})') == 1
     # The failed worker's counts stay; nothing else was restarted.
@@ -104,11 +105,13 @@ def test_prometheus_counts_every_request_across_a_worker_kill(launch, prometheus
 
 
 def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
+    port = free_port()
     service = launch(
         binary="slowpoke",
         workers=4,
         DEFAULT={"executor_thread_pool_size": 1},
         launcher={"worker_hang_timeout": 60},
+        metrics={"port": port},
     )
     workers = service.wait_ready()
     with service.client() as client:
@@ -123,6 +126,13 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
             return pids >= set(workers.values()) and pids
 
         wait_for(sleeping_pids, 30, "every worker to be asleep in sleep()")
+
+    def in_flight():
+        code, text = status(f"http://127.0.0.1:{port}", "/metrics")
+        return code == 200 and 'svcframe_rpc_in_flight{topic="slowpoke"} 4.0' in text
+
+    # Sampled by a thread of each worker: it too works while the executor is stuck.
+    wait_for(in_flight, 10, "four requests in flight in /metrics")
 
     service.kill(signal.SIGUSR2)
     reports = service.state_path / "reports"

@@ -35,6 +35,7 @@ def test_a_running_request_is_in_flight_with_its_request_id(transport, make_serv
     assert endpoint.started.wait(5)
     running = [r for r in tracking.in_flight() if r.request_id == "req-tracked"]
     assert [(r.kind, r.topic, r.method) for r in running] == [("cast", "topic", "wait")]
+    assert tracking.gauges()["topic"] == (0, 1)
     endpoint.release.set()
 
 

@@ -18,6 +18,7 @@ from oslo_config import cfg
 from svcframe import components, log
 from svcframe import service as service_module
 from svcframe.conf import service as service_conf
+from svcframe.launcher import MetricsListenError
 from svcframe.messaging.transport import mask_password
 
 __all__ = ["main"]
@@ -135,7 +136,10 @@ def main(argv=None):
         return _fail(f"invalid configuration: {exc}")
 
     launcher = service_module.serve(server, workers=workers)
-    return launcher.wait()
+    try:
+        return launcher.wait()
+    except MetricsListenError as exc:
+        return _fail(exc)
 
 
 def _program_name(binary):

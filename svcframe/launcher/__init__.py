@@ -8,12 +8,14 @@ returns the exit status.  The service implements :class:`ServiceBase`
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS, ServiceBase
 from svcframe.launcher._launch import launch
 from svcframe.launcher._master import ProcessLauncher
+from svcframe.launcher._observe import MetricsListenError
 from svcframe.launcher._single import ServiceLauncher
 
 __all__ = [
     "EXIT_BOOT_ERROR",
     "EXIT_FAILURE",
     "EXIT_SUCCESS",
+    "MetricsListenError",
     "ProcessLauncher",
     "ServiceBase",
     "ServiceLauncher",

@@ -21,11 +21,15 @@ from svcframe import components, metrics
 from svcframe.conf import metrics as metrics_opts
 from svcframe.launcher._http import HTTPServer, Response
 
-__all__ = ["MasterObserver", "SingleObserver", "restart_reason"]
+__all__ = ["MasterObserver", "MetricsListenError", "SingleObserver", "restart_reason"]
 
 LOG = logging.getLogger("svcframe.launcher")
 
 _TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class MetricsListenError(Exception):
+    """The [metrics] listener cannot be opened (the port is taken, the address unknown)."""
 
 
 def _version():
@@ -93,11 +97,13 @@ class _Observer:
         if port is None:
             return
         # Bind first: a port in use must not cost a running twin its files.
-        self.server = HTTPServer(
-            conf.metrics.host,
-            port,
-            {"/metrics": self._metrics, "/healthz": self._healthz, "/readyz": self._readyz},
-        )
+        routes = {"/metrics": self._metrics, "/healthz": self._healthz, "/readyz": self._readyz}
+        try:
+            self.server = HTTPServer(conf.metrics.host, port, routes)
+        except OSError as exc:
+            raise MetricsListenError(
+                f"cannot listen on [metrics] {conf.metrics.host}:{port}: {exc.strerror or exc}"
+            ) from exc
         directory = os.path.join(conf.state_path, "metrics", f"{name}-{port}")
         _prepare_directory(directory)
         metrics.enable(directory)

@@ -9,6 +9,7 @@ threads are stuck.
 import os
 import re
 import signal
+import socket
 import stat
 import uuid
 
@@ -206,3 +207,16 @@ def test_a_hung_worker_is_counted_as_such(launch):
     wait_for(restarts, 20, "the hung restart in /metrics")
     wait_for(lambda: status(base, "/readyz")[0] == 200, 20, "/readyz to answer 200 again")
     assert status(base, "/healthz")[0] == 200
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_taken_metrics_port_stops_the_start_with_one_line(launch, workers):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        service = launch(binary="slowpoke", workers=workers, metrics={"port": port})
+        assert service.wait(timeout=30) == 2
+    assert f"svc-launch: error: cannot listen on [metrics] 127.0.0.1:{port}: " in service.stderr()
+    assert "Traceback" not in service.stderr()
+    assert not service.all_worker_pids()

@@ -123,7 +123,8 @@ class RPCServer:
             )
 
     def _process(self, incoming):
-        request = tracking.start(self.target.topic, incoming)
+        slow = self.conf.rpc_slow_call_threshold
+        request = tracking.start(self.target.topic, incoming, slow)
         failure = None
         outcome, known_method = "ok", True
         try:
@@ -149,7 +150,7 @@ class RPCServer:
                 LOG.exception(
                     "Exception during message handling of RPC method %s", _method_name(incoming)
                 )
-        tracking.finish(request, outcome, known_method, self.conf.rpc_slow_call_threshold)
+        tracking.finish(request, outcome, known_method, slow)
         if not incoming.is_call:
             return
         try:

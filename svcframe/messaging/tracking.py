@@ -4,11 +4,16 @@ Servers and clients report each request here; this module keeps the ones
 running (for the SIGUSR2 report), feeds the metrics, and logs requests
 slower than ``rpc_slow_call_threshold``.  Registering a request is a dict
 insert: it is always on, metrics or not.
+
+A server request is logged once: by a watcher thread as soon as it has
+run longer than the threshold (a request that never ends is seen too), or
+when it ends, if it crossed the threshold between two looks.
 """
 
 import collections
 import itertools
 import logging
+import os
 import threading
 import time
 import weakref
@@ -39,20 +44,38 @@ _queued = collections.Counter()
 _queued_lock = threading.Lock()
 #: The RPC servers of this process, for reports on their executors.
 servers = weakref.WeakSet()
+# The slow-request watcher runs in this pid (a forked child starts its own).
+_watcher_pid = None
+_watcher_lock = threading.Lock()
+# Longest time between two looks at the requests in flight.
+WATCH_INTERVAL = 1.0
 
 
 class ServerRequest:
     """A request a server is running."""
 
-    __slots__ = ("key", "topic", "method", "kind", "request_id", "started")
+    __slots__ = (
+        "key",
+        "topic",
+        "method",
+        "kind",
+        "request_id",
+        "started",
+        "slow_threshold",
+        "logged",
+    )
 
-    def __init__(self, topic, incoming):
+    def __init__(self, topic, incoming, slow_threshold=0):
         self.key = next(_ids)
         self.topic = topic
         message = incoming.message
         method = message.get("method") if isinstance(message, dict) else None
         # Shown in reports and logs only, never a metric label.
-        self.method = method[:100] if isinstance(method, str) else metrics.UNKNOWN
+        if isinstance(method, str):
+            method = method[:100]
+            self.method = method if method.isprintable() else repr(method)
+        else:
+            self.method = metrics.UNKNOWN
         if incoming.is_call:
             self.kind = "call"
         else:
@@ -60,6 +83,8 @@ class ServerRequest:
         ctxt = incoming.ctxt
         self.request_id = ctxt.get("request_id") if isinstance(ctxt, dict) else None
         self.started = time.monotonic()
+        self.slow_threshold = slow_threshold
+        self.logged = False
 
     def age(self):
         return time.monotonic() - self.started
@@ -78,13 +103,42 @@ def unqueued(topic):
         _queued[topic] -= 1
 
 
-def start(topic, incoming):
+def start(topic, incoming, slow_threshold=0):
     """A request leaves the executor's queue and starts running."""
-    request = ServerRequest(topic, incoming)
+    request = ServerRequest(topic, incoming, slow_threshold)
     _running[request.key] = request
     with _queued_lock:
         _queued[topic] -= 1
+    if slow_threshold and _watcher_pid != os.getpid():
+        _start_watcher()
     return request
+
+
+def _start_watcher():
+    global _watcher_pid
+    with _watcher_lock:
+        if _watcher_pid == os.getpid():
+            return
+        _watcher_pid = os.getpid()
+    threading.Thread(target=_watch, name="rpc-slow-watcher", daemon=True).start()
+
+
+def _watch():
+    while True:
+        now = time.monotonic()
+        for request in list(_running.values()):
+            threshold = request.slow_threshold
+            if threshold and not request.logged and now - request.started > threshold:
+                request.logged = True
+                LOG.warning(
+                    "Slow RPC request: %s %s.%s (request %s) still running after %.1f s",
+                    request.kind,
+                    request.topic,
+                    request.method,
+                    request.request_id,
+                    now - request.started,
+                )
+        time.sleep(WATCH_INTERVAL)
 
 
 def gauges():
@@ -109,7 +163,8 @@ def finish(request, outcome, known_method, slow_threshold):
     seconds = time.monotonic() - request.started
     method = request.method if known_method else metrics.UNKNOWN
     metrics.record_server_request(request.topic, method, request.kind, outcome, seconds)
-    if slow_threshold and seconds > slow_threshold:
+    if slow_threshold and seconds > slow_threshold and not request.logged:
+        request.logged = True
         LOG.warning(
             "Slow RPC request: %s %s.%s (request %s) ran %.1f s",
             request.kind,

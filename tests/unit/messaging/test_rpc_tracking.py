@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 from svcframe import messaging
 from svcframe.context import RequestContext
@@ -143,3 +144,32 @@ def test_metric_labels_come_from_the_code_not_the_wire(tmp_path):
     assert samples[client.format("echo", "ok")] == 1
     assert samples[client.format("echo", "timeout")] == 1
     assert samples[client.format("echo", "error")] == 1
+
+
+def test_a_request_that_does_not_end_is_logged_while_running(
+    conf, transport, make_server, caplog, monkeypatch
+):
+    monkeypatch.setattr(tracking, "WATCH_INTERVAL", 0.05)
+    conf.set_override("rpc_slow_call_threshold", 0.1)
+    endpoint = Blocking()
+    make_server([endpoint])
+    ctxt = RequestContext(request_id="req-stuck")
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.slow"):
+        client_for(transport).cast(ctxt.to_dict(), "wait", seconds=1.5)
+        assert endpoint.started.wait(5)
+
+        def logged():
+            return [r.getMessage() for r in caplog.records if "req-stuck" in r.getMessage()]
+
+        deadline = time.monotonic() + 5
+        while not logged() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(logged()) == 1
+        assert "cast topic.wait (request req-stuck) still running after" in logged()[0]
+        endpoint.release.set()
+        deadline = time.monotonic() + 5
+        while [r for r in tracking.in_flight() if r.request_id == "req-stuck"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    # Logged once: not again when it ends.
+    assert len(logged()) == 1

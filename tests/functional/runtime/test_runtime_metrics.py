@@ -56,6 +56,13 @@ def requests(outcome="ok", kind="call", method="describe"):
     )
 
 
+# As /metrics writes it: labels in alphabetical order.
+CALLS_OK = (
+    "svcframe_rpc_server_requests_total"
+    '{kind="call",method="describe",outcome="ok",topic="slowpoke"}'
+)
+
+
 @needs_prometheus
 def test_prometheus_counts_every_request_across_a_worker_kill(launch, prometheus):
     port = free_port()
@@ -175,10 +182,7 @@ def test_one_worker_serves_metrics_health_and_reports_in_process(launch):
     code, text = status(base, "/metrics")
     assert code == 200
     samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    key = "svcframe_rpc_server_requests_total" + (
-        '{kind="call",method="describe",outcome="ok",topic="slowpoke"}'
-    )
-    assert float(samples[key]) == 5
+    assert float(samples[CALLS_OK]) == 5
     assert float(samples['svcframe_workers{state="ready"}']) == 1
     metrics_dir = service.state_path / "metrics" / f"svc-slowpoke-{port}"
     assert stat.S_IMODE(os.stat(metrics_dir).st_mode) == 0o700
@@ -220,3 +224,29 @@ def test_a_taken_metrics_port_stops_the_start_with_one_line(launch, workers):
     assert f"svc-launch: error: cannot listen on [metrics] 127.0.0.1:{port}: " in service.stderr()
     assert "Traceback" not in service.stderr()
     assert not service.all_worker_pids()
+
+
+def test_a_rolling_restart_counts_reload_restarts_and_keeps_counts(launch):
+    port = free_port()
+    service = launch(binary="slowpoke", workers=2, metrics={"port": port})
+    service.wait_ready()
+    base = f"http://127.0.0.1:{port}"
+    with service.client() as client:
+        for _ in range(6):
+            client.call("describe")
+        service.configure(DEFAULT={"executor_thread_pool_size": 16})
+        service.kill(signal.SIGHUP)
+        service.wait_line("Reload done", timeout=30)
+        for _ in range(4):
+            client.call("describe")
+
+    def counted():
+        code, text = status(base, "/metrics")
+        return (
+            code == 200
+            and 'svcframe_worker_restarts_total{reason="reload"} 2.0' in text
+            and CALLS_OK + " 10.0" in text
+        )
+
+    wait_for(counted, 20, lambda: f"2 reload restarts, 10 calls in:\n{status(base, '/metrics')[1]}")
+    assert status(base, "/readyz")[0] == 200

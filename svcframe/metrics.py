@@ -22,6 +22,7 @@ counts themselves.
 """
 
 import importlib
+import logging
 import os
 import threading
 import time
@@ -41,6 +42,8 @@ __all__ = [
     "sample_rpc_gauges",
     "set_rpc_gauge_source",
 ]
+
+LOG = logging.getLogger(__name__)
 
 #: The method label of a request for a method no endpoint has.
 UNKNOWN = "<unknown>"
@@ -216,10 +219,14 @@ def _sample():
     m = _rpc_metrics()
     while True:
         source = _gauge_source
-        if source is not None:
-            for topic, (backlog, in_flight) in source().items():
-                _child(m, "backlog", (topic,)).set(backlog)
-                _child(m, "in_flight", (topic,)).set(in_flight)
+        try:
+            if source is not None:
+                for topic, (backlog, in_flight) in source().items():
+                    _child(m, "backlog", (topic,)).set(backlog)
+                    _child(m, "in_flight", (topic,)).set(in_flight)
+        except Exception:
+            # A full disk, say: the gauges go stale, requests are not affected.
+            LOG.exception("Could not sample the RPC gauges")
         time.sleep(SAMPLE_INTERVAL)
 
 

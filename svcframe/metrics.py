@@ -192,6 +192,17 @@ def _rpc_metrics():
     return _rpc or _build(_RPCMetrics)
 
 
+_failures = 0
+
+
+def _failed():
+    """A metric could not be written: say so once; the request goes on regardless."""
+    global _failures
+    _failures += 1
+    if _failures == 1:
+        LOG.exception("Could not record a metric; metrics may be incomplete from now on")
+
+
 def _child(m, metric, values):
     key = (metric, values)
     child = m.children.get(key)
@@ -226,7 +237,7 @@ def _sample():
                     _child(m, "in_flight", (topic,)).set(in_flight)
         except Exception:
             # A full disk, say: the gauges go stale, requests are not affected.
-            LOG.exception("Could not sample the RPC gauges")
+            _failed()
         time.sleep(SAMPLE_INTERVAL)
 
 
@@ -234,52 +245,73 @@ def record_server_request(topic, method, kind, outcome, seconds):
     """A request a server ran: ``kind`` call|cast|fanout, ``outcome`` ok|error|rejected."""
     if _directory is None:
         return
-    m = _rpc or _build(_RPCMetrics)
-    _child(m, "server_requests", (topic, method, kind, outcome)).inc()
-    _child(m, "server_duration", (topic, method)).observe(seconds)
+    try:
+        m = _rpc or _build(_RPCMetrics)
+        _child(m, "server_requests", (topic, method, kind, outcome)).inc()
+        _child(m, "server_duration", (topic, method)).observe(seconds)
+    except Exception:
+        _failed()
 
 
 def record_client_request(topic, method, kind, outcome, seconds):
     """A request a client sent: ``outcome`` ok|timeout|error|undeliverable."""
     if _directory is None:
         return
-    m = _rpc or _build(_RPCMetrics)
-    _child(m, "client_requests", (topic, method, kind, outcome)).inc()
-    _child(m, "client_duration", (topic, method)).observe(seconds)
+    try:
+        m = _rpc or _build(_RPCMetrics)
+        _child(m, "client_requests", (topic, method, kind, outcome)).inc()
+        _child(m, "client_duration", (topic, method)).observe(seconds)
+    except Exception:
+        _failed()
 
 
 def record_malformed(reason):
     """A message dropped unread; ``reason`` is a fixed name from the code."""
     if _directory is None:
         return
-    _rpc_metrics().malformed.labels(reason).inc()
+    try:
+        _rpc_metrics().malformed.labels(reason).inc()
+    except Exception:
+        _failed()
 
 
 def record_broker_connected(connected, reconnect=False):
     if _directory is None:
         return
-    m = _broker or _build(_BrokerMetrics)
-    m.connected.set(1 if connected else 0)
-    if reconnect:
-        m.reconnects.inc()
+    try:
+        m = _broker or _build(_BrokerMetrics)
+        m.connected.set(1 if connected else 0)
+        if reconnect:
+            m.reconnects.inc()
+    except Exception:
+        _failed()
 
 
 def record_worker_restart(reason):
     """The master replaces a worker: ``reason`` exit|signal|hung|reload."""
     if _directory is None:
         return
-    (_process or _build(_ProcessMetrics)).restarts.labels(reason).inc()
+    try:
+        (_process or _build(_ProcessMetrics)).restarts.labels(reason).inc()
+    except Exception:
+        _failed()
 
 
 def record_periodic_task(task, outcome, seconds):
     if _directory is None:
         return
-    m = _process or _build(_ProcessMetrics)
-    m.periodic_runs.labels(task, outcome).inc()
-    m.periodic_duration.labels(task).observe(seconds)
+    try:
+        m = _process or _build(_ProcessMetrics)
+        m.periodic_runs.labels(task, outcome).inc()
+        m.periodic_duration.labels(task).observe(seconds)
+    except Exception:
+        _failed()
 
 
 def record_heartbeat(outcome):
     if _directory is None:
         return
-    (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()
+    try:
+        (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()
+    except Exception:
+        _failed()

@@ -173,3 +173,44 @@ def test_a_request_that_does_not_end_is_logged_while_running(
             time.sleep(0.02)
     # Logged once: not again when it ends.
     assert len(logged()) == 1
+
+
+_BROKEN_DIR_SCRIPT = textwrap.dedent(
+    """
+    import sys, uuid
+    from oslo_config import cfg
+    from svcframe import messaging, metrics
+    from svcframe.conf import register_messaging_opts
+
+    metrics.enable(sys.argv[1])  # a directory that does not exist: every write fails
+    conf = cfg.ConfigOpts()
+    register_messaging_opts(conf)
+    conf([], project="t", default_config_files=[], default_config_dirs=[])
+    transport = messaging.get_rpc_transport(conf, f"fake:///{uuid.uuid4().hex}")
+
+    class Endpoint:
+        def echo(self, ctxt, value):
+            return value
+
+    target = messaging.Target(topic="broken", server="h")
+    server = messaging.get_rpc_server(transport, target, [Endpoint()])
+    server.start()
+    client = messaging.get_rpc_client(transport, target)
+    print([client.call({}, "echo", value=n) for n in range(3)])
+    server.stop()
+    server.wait()
+    transport.cleanup()
+    """
+)
+
+
+def test_a_metric_that_cannot_be_written_costs_one_line_not_the_request(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", _BROKEN_DIR_SCRIPT, str(tmp_path / "gone")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[0, 1, 2]"
+    assert result.stderr.count("Could not record a metric") == 1, result.stderr

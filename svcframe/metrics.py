@@ -14,16 +14,22 @@ Label values come from the code (topics, method names the dispatcher
 found, fixed reasons), never from what a peer sent: an unknown method is
 counted as :data:`UNKNOWN`.
 
-Counters and histograms are written as each request ends, so a worker
-killed the next instant has already counted it.  The backlog and
-in-flight gauges are sampled once a second by a thread of each process
-instead: four more file writes per request would cost more than the
-counts themselves.
+Request threads never write the files themselves: a request's figures go
+into a queue (a few hundred nanoseconds) and one writer thread per process
+writes them, usually within the millisecond.  A request thread therefore
+never waits for prometheus_client's lock (shared by every value of the
+process) or for a page fault on a file-backed mapping.  The same thread
+samples the backlog and in-flight gauges once a second: four more writes
+per request would cost more than the counts themselves.  A worker killed
+with SIGKILL loses what is still queued; one that exits drains the queue
+first (:func:`flush`).
 """
 
+import atexit
 import importlib
 import logging
 import os
+import queue
 import threading
 import time
 
@@ -31,6 +37,7 @@ __all__ = [
     "UNKNOWN",
     "enable",
     "enabled",
+    "flush",
     "multiprocess_dir",
     "record_broker_connected",
     "record_client_request",
@@ -57,7 +64,8 @@ _rpc = None
 _broker = None
 _process = None
 _gauge_source = None
-_sampler_pid = None
+_writer_pid = None
+_pending = queue.SimpleQueue()
 # Seconds between two samples of the RPC gauges.
 SAMPLE_INTERVAL = 1.0
 
@@ -213,56 +221,84 @@ def _child(m, metric, values):
 
 def sample_rpc_gauges():
     """Make sure this process samples its RPC gauges (a server started a request)."""
-    if _directory is not None and _sampler_pid != os.getpid():
-        _start_sampler()
+    if _directory is not None and _writer_pid != os.getpid():
+        _start_writer()
 
 
-def _start_sampler():
-    global _sampler_pid
+def _start_writer():
+    # Started on first use in each process: never in the master, which
+    # must not have a thread when it forks.
+    global _writer_pid
     with _lock:
-        if _sampler_pid == os.getpid():
+        if _writer_pid == os.getpid():
             return
-        _sampler_pid = os.getpid()
-    threading.Thread(target=_sample, name="svcframe-metrics-sampler", daemon=True).start()
+        _writer_pid = os.getpid()
+    threading.Thread(target=_write_forever, name="svcframe-metrics-writer", daemon=True).start()
+    atexit.register(flush)
 
 
-def _sample():
+def _write_forever():
     m = _rpc_metrics()
+    next_sample = time.monotonic()
     while True:
-        source = _gauge_source
         try:
-            if source is not None:
-                for topic, (backlog, in_flight) in source().items():
-                    _child(m, "backlog", (topic,)).set(backlog)
-                    _child(m, "in_flight", (topic,)).set(in_flight)
+            item = _pending.get(timeout=max(0.0, next_sample - time.monotonic()))
+        except queue.Empty:
+            item = None
+        try:
+            if item is not None:
+                item[0](m, *item[1:])
+            if time.monotonic() >= next_sample:
+                next_sample = time.monotonic() + SAMPLE_INTERVAL
+                _sample(m)
         except Exception:
-            # A full disk, say: the gauges go stale, requests are not affected.
+            # A full disk, say: figures go missing, requests are not affected.
             _failed()
-        time.sleep(SAMPLE_INTERVAL)
+
+
+def _sample(m):
+    source = _gauge_source
+    if source is not None:
+        for topic, (backlog, in_flight) in source().items():
+            _child(m, "backlog", (topic,)).set(backlog)
+            _child(m, "in_flight", (topic,)).set(in_flight)
+
+
+def flush(timeout=1.0):
+    """Wait (up to ``timeout`` seconds) until the queued figures are written."""
+    if _writer_pid != os.getpid():
+        return
+    deadline = time.monotonic() + timeout
+    while not _pending.empty() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _write_server(m, topic, method, kind, outcome, seconds):
+    _child(m, "server_requests", (topic, method, kind, outcome)).inc()
+    _child(m, "server_duration", (topic, method)).observe(seconds)
+
+
+def _write_client(m, topic, method, kind, outcome, seconds):
+    _child(m, "client_requests", (topic, method, kind, outcome)).inc()
+    _child(m, "client_duration", (topic, method)).observe(seconds)
 
 
 def record_server_request(topic, method, kind, outcome, seconds):
     """A request a server ran: ``kind`` call|cast|fanout, ``outcome`` ok|error|rejected."""
     if _directory is None:
         return
-    try:
-        m = _rpc or _build(_RPCMetrics)
-        _child(m, "server_requests", (topic, method, kind, outcome)).inc()
-        _child(m, "server_duration", (topic, method)).observe(seconds)
-    except Exception:
-        _failed()
+    if _writer_pid != os.getpid():
+        _start_writer()
+    _pending.put((_write_server, topic, method, kind, outcome, seconds))
 
 
 def record_client_request(topic, method, kind, outcome, seconds):
     """A request a client sent: ``outcome`` ok|timeout|error|undeliverable."""
     if _directory is None:
         return
-    try:
-        m = _rpc or _build(_RPCMetrics)
-        _child(m, "client_requests", (topic, method, kind, outcome)).inc()
-        _child(m, "client_duration", (topic, method)).observe(seconds)
-    except Exception:
-        _failed()
+    if _writer_pid != os.getpid():
+        _start_writer()
+    _pending.put((_write_client, topic, method, kind, outcome, seconds))
 
 
 def record_malformed(reason):

@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from svcframe import log
+from svcframe import log, metrics
 from svcframe.launcher import _channel, _proctitle, _report
 from svcframe.launcher._base import EXIT_FAILURE
 from svcframe.launcher._runner import SIGNALS, Runner
@@ -108,5 +108,6 @@ def main(conf, service, spec, unblock):
     except BaseException:
         LOG.exception("Worker %d failed", spec.number)
     finally:
+        metrics.flush()
         logging.shutdown()
         os._exit(status)

@@ -109,6 +109,7 @@ _LABELS_SCRIPT = textwrap.dedent(
     server.stop()
     server.wait()
     transport.cleanup()
+    metrics.flush()
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=sys.argv[1])
     sys.stdout.write(generate_latest(registry).decode())

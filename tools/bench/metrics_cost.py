@@ -7,11 +7,21 @@ request in prometheus_client's multiprocess files, as the workers of a
 service with ``[metrics] port`` set do.
 
     python tools/bench/metrics_cost.py [--runs 3] [--quick] [--workloads seq,casts,conc]
+
+On a shared, loaded machine the wall-clock rates swing by more than the
+cost being measured.  ``--cpu`` measures instead, in one process that
+holds both client and server, casts and calls per second of the process's
+CPU time, switching the recording off and on between rounds::
+
+    python tools/bench/metrics_cost.py --cpu [--runs 6]
 """
 
 import argparse
 import statistics
 import sys
+import tempfile
+import threading
+import time
 import uuid
 
 import _common
@@ -25,15 +35,96 @@ SHOWN = [
 ]
 
 
+class _Counting:
+    def __init__(self):
+        self.seen = 0
+        self.expected = 0
+        self.done = threading.Event()
+
+    def ping(self, ctxt):
+        self.seen += 1
+        if self.seen >= self.expected:
+            self.done.set()
+
+    def echo(self, ctxt, value):
+        return value
+
+
+def cpu_main(args):
+    from oslo_config import cfg
+
+    from svcframe import messaging, metrics
+
+    conf = cfg.ConfigOpts()
+    conf([], project="svcframe_bench", default_config_files=[], default_config_dirs=[])
+    topic = f"svcbench_{uuid.uuid4().hex[:8]}_cpu"
+    directory = tempfile.mkdtemp(prefix="svcbench-metrics-")
+    metrics.enable(directory)
+    endpoint = _Counting()
+    server_transport = messaging.get_rpc_transport(conf, url=args.url)
+    target = messaging.Target(topic=topic, server="bench")
+    server = messaging.get_rpc_server(server_transport, target, [endpoint])
+    server.start()
+    client_transport = messaging.get_rpc_transport(conf, url=args.url)
+    client = messaging.get_rpc_client(client_transport, target)
+    casts_n, calls_n = (400, 50) if args.quick else (4000, 500)
+
+    def casts():
+        endpoint.seen, endpoint.expected = 0, casts_n
+        endpoint.done.clear()
+        started = time.process_time()
+        for _ in range(casts_n):
+            client.cast({}, "ping")
+        endpoint.done.wait(300)
+        return casts_n / (time.process_time() - started)
+
+    def calls():
+        started = time.process_time()
+        for _ in range(calls_n):
+            client.call({}, "echo", value=1)
+        return calls_n / (time.process_time() - started)
+
+    casts(), calls()  # warm-up
+    figures = {"off": {"casts": [], "calls": []}, "on": {"casts": [], "calls": []}}
+    try:
+        for i in range(args.runs):
+            for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+                metrics.flush(5)
+                metrics._directory = directory if mode == "on" else None
+                figures[mode]["casts"].append(casts())
+                figures[mode]["calls"].append(calls())
+                print(
+                    f"run {i + 1}/{args.runs} metrics {mode:3s}: "
+                    f"{figures[mode]['casts'][-1]:.0f} casts per CPU s, "
+                    f"{figures[mode]['calls'][-1]:.0f} calls per CPU s",
+                    flush=True,
+                )
+    finally:
+        server.stop()
+        server.wait()
+        server_transport.cleanup()
+        client_transport.cleanup()
+        rpc.cleanup(args.url, topic, [topic, f"{topic}.bench"], [])
+    print()
+    print("metrics on / off, casts and calls per CPU second (median of the runs' ratios):")
+    for kind in ("casts", "calls"):
+        ratios = [a / b for a, b in zip(figures["on"][kind], figures["off"][kind], strict=True)]
+        print(f"  {kind:6s} {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f})")
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cpu", action="store_true", help="CPU cost, in one process (see above)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--url", default=_common.DEFAULT_URL)
     ap.add_argument("--workloads", default="seq,casts,conc")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--broker-wait", type=float, default=120.0)
     args = ap.parse_args(argv)
+    if args.cpu:
+        return cpu_main(args)
     args.profile = None
     params = {k: v[1 if args.quick else 0] for k, v in _common.SIZES.items()}
     params["only"] = [w.strip() for w in args.workloads.split(",") if w.strip()]

@@ -13,9 +13,10 @@ import socket
 import stat
 import uuid
 
+import kombu
 import pytest
 from prometheus_server import PROMETHEUS, Prometheus, free_port, http_get
-from runtime_harness import wait_for
+from runtime_harness import AMQP_URL, wait_for
 
 from svcframe.messaging import RemoteError
 
@@ -250,3 +251,29 @@ def test_a_rolling_restart_counts_reload_restarts_and_keeps_counts(launch):
 
     wait_for(counted, 20, lambda: f"2 reload restarts, 10 calls in:\n{status(base, '/metrics')[1]}")
     assert status(base, "/readyz")[0] == 200
+
+
+def test_unreadable_messages_are_counted_by_reason_and_calls_go_on(launch):
+    port = free_port()
+    service = launch(binary="slowpoke", workers=1, metrics={"port": port})
+    service.wait_line("Service ready", timeout=20)
+    with kombu.Connection(AMQP_URL, connect_timeout=5) as connection:
+        producer = connection.Producer(serializer=None)
+        for body in (b"not json", b'{"oslo.version": "9.9", "oslo.message": "{}"}'):
+            producer.publish(
+                body,
+                exchange=service.exchange,
+                routing_key=f"slowpoke.{service.host}",
+                content_type="application/json",
+            )
+    with service.client() as client:
+        assert client.call("describe")["host"] == service.host
+
+    def counted():
+        code, text = status(f"http://127.0.0.1:{port}", "/metrics")
+        lines = [line for line in text.splitlines() if line.startswith("svcframe_messages_mal")]
+        return code == 200 and len(lines) == 2 and lines
+
+    lines = wait_for(counted, 10, "two malformed messages in /metrics")
+    assert all(line.endswith(" 1.0") for line in lines), lines
+    assert any('reason="UnsupportedEnvelopeVersion"' in line for line in lines), lines

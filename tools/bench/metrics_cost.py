@@ -84,19 +84,29 @@ def cpu_main(args):
             client.call({}, "echo", value=1)
         return calls_n / (time.process_time() - started)
 
+    def concurrent_calls(threads=8):
+        started = time.process_time()
+        workers = [threading.Thread(target=calls) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return threads * calls_n / (time.process_time() - started)
+
     casts(), calls()  # warm-up
-    figures = {"off": {"casts": [], "calls": []}, "on": {"casts": [], "calls": []}}
+    kinds = {"casts": casts, "calls": calls, "8 callers": concurrent_calls}
+    figures = {mode: {kind: [] for kind in kinds} for mode in ("off", "on")}
     try:
         for i in range(args.runs):
             for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
                 metrics.flush(5)
                 metrics._directory = directory if mode == "on" else None
-                figures[mode]["casts"].append(casts())
-                figures[mode]["calls"].append(calls())
+                for kind, measure in kinds.items():
+                    figures[mode][kind].append(measure())
                 print(
                     f"run {i + 1}/{args.runs} metrics {mode:3s}: "
-                    f"{figures[mode]['casts'][-1]:.0f} casts per CPU s, "
-                    f"{figures[mode]['calls'][-1]:.0f} calls per CPU s",
+                    + ", ".join(f"{kind} {v[-1]:.0f}" for kind, v in figures[mode].items())
+                    + " per CPU s",
                     flush=True,
                 )
     finally:
@@ -106,10 +116,12 @@ def cpu_main(args):
         client_transport.cleanup()
         rpc.cleanup(args.url, topic, [topic, f"{topic}.bench"], [])
     print()
-    print("metrics on / off, casts and calls per CPU second (median of the runs' ratios):")
-    for kind in ("casts", "calls"):
+    print("metrics on / off, requests per CPU second (median of the runs' ratios):")
+    for kind in kinds:
         ratios = [a / b for a, b in zip(figures["on"][kind], figures["off"][kind], strict=True)]
-        print(f"  {kind:6s} {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f})")
+        print(
+            f"  {kind:10s} {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f})"
+        )
     return 0
 
 

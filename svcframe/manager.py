@@ -3,11 +3,15 @@
 A component's ``manager.py`` subclasses Manager; its public methods are
 the RPC API of the component (version ``target.version``), its
 ``@periodic_task`` methods run on a timer in every worker, and the hooks
-below let it take part in the service's life cycle.  The hooks are not
-callable over RPC (see ``ManagerAccessPolicy``).
+below let it take part in the service's life cycle.  Only the functions a
+subclass defines are callable over RPC: everything Manager itself defines
+(hooks included, even when overridden), attributes such as ``conf`` and
+``host`` and ``@periodic_task`` methods are not (see
+``svcframe.messaging.dispatcher.rpc_method``).
 """
 
 import functools
+import importlib.metadata
 import time
 
 from oslo_config import cfg
@@ -16,7 +20,7 @@ from oslo_service import periodic_task
 from svcframe import metrics
 from svcframe.messaging import DefaultRPCAccessPolicy, Target
 
-__all__ = ["Manager", "ManagerAccessPolicy", "periodic_task"]
+__all__ = ["Manager", "ManagerAccessPolicy", "periodic_task", "release_of"]
 
 
 class Manager(periodic_task.PeriodicTasks):
@@ -28,6 +32,10 @@ class Manager(periodic_task.PeriodicTasks):
     service_name = "undefined"
     #: An integer bumped when the service's behaviour changes; stored with its heartbeats.
     service_version = None
+    #: The component's release as operators name it, e.g. a key of the client's
+    #: VERSION_ALIASES; shown by ``svc-manage service list`` and ``rpc ping``.
+    #: None: the version of the Python distribution the manager's module comes from.
+    release = None
 
     def __init__(self, host=None, service_name=None, conf=None):
         conf = conf if conf is not None else cfg.CONF
@@ -51,7 +59,11 @@ class Manager(periodic_task.PeriodicTasks):
         """Runs after the RPC server stopped and in-flight requests finished."""
 
     def reset(self):
-        """Apply a reloaded configuration (SIGHUP); mutable options already changed."""
+        """Apply a reloaded configuration; mutable options already changed.
+
+        Runs on SIGHUP, and before ``init_host()`` in a worker started after
+        a reload: read again here every option cached in ``__init__``.
+        """
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns how long until the next one is due."""
@@ -101,14 +113,33 @@ def _measured(name, task):
     return run
 
 
-# Everything Manager itself defines is plumbing, not API.
+def release_of(manager):
+    """``manager.release``, else the version of the distribution that provides it, else None."""
+    if manager.release:
+        return str(manager.release)
+    package = type(manager).__module__.partition(".")[0]
+    for distribution in importlib.metadata.packages_distributions().get(package, ()):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+# Everything Manager itself defines is plumbing, not API; the dispatcher
+# refuses these names on every Manager, whatever the access policy.
 _MANAGER_INTERNALS = frozenset(
     name for klass in Manager.__mro__ for name in vars(klass) if not name.startswith("__")
 )
+Manager._rpc_reserved_names = _MANAGER_INTERNALS
 
 
 class ManagerAccessPolicy(DefaultRPCAccessPolicy):
-    """The default policy, plus: a Manager's hooks and periodic-task plumbing are not RPC."""
+    """The default policy; a Manager's hooks and periodic-task plumbing are not RPC.
+
+    The default policy refuses them already (``Manager._rpc_reserved_names``);
+    this class stays for the code that names it.
+    """
 
     def is_allowed(self, endpoint, method):
         if isinstance(endpoint, Manager) and method in _MANAGER_INTERNALS:

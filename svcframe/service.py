@@ -23,7 +23,7 @@ from svcframe.conf import service as service_conf
 from svcframe.conf import servicegroup as servicegroup_conf
 from svcframe.conf import upgrade_levels
 from svcframe.launcher import ServiceBase, launch
-from svcframe.manager import ManagerAccessPolicy
+from svcframe.manager import ManagerAccessPolicy, release_of
 from svcframe.periodic import PeriodicRunner
 
 __all__ = ["Service", "serve", "wait"]
@@ -68,6 +68,8 @@ class Service(ServiceBase):
         self.topic = topic
         manager_class = importutils.import_class(manager) if isinstance(manager, str) else manager
         self.manager = manager_class(host=host, conf=self.conf)
+        # Looked up once, before the workers fork.
+        self._release = release_of(self.manager)
         self.report_interval = report_interval
         self.periodic_enable = periodic_enable
         self.periodic_fuzzy_delay = periodic_fuzzy_delay
@@ -142,7 +144,12 @@ class Service(ServiceBase):
         self.transport = messaging.get_rpc_transport(self.conf)
         endpoints = [
             self.manager,
-            baserpc.BaseRPCAPI(self.manager.service_name, self.host),
+            baserpc.BaseRPCAPI(
+                self.manager.service_name,
+                self.host,
+                release=self._release,
+                api_version=self.manager.target.version,
+            ),
             *self.manager.additional_endpoints,
         ]
         self.rpcserver = messaging.get_rpc_server(
@@ -161,6 +168,8 @@ class Service(ServiceBase):
             self.binary,
             topic=self.topic,
             version=self.manager.service_version,
+            release=self._release,
+            rpc_api_version=self.manager.target.version,
             report_interval=self.report_interval,
         )
         if self.periodic_enable:
@@ -171,11 +180,12 @@ class Service(ServiceBase):
                 self.periodic_interval_max,
             ).start()
         LOG.info(
-            "%s serving topic %r as server %r (API %s, transport %s)",
+            "%s serving topic %r as server %r (API %s, release %s, transport %s)",
             self.binary,
             self.topic,
             self.host,
             self.manager.target.version,
+            self._release,
             self.transport.url,
         )
 

@@ -1,4 +1,4 @@
-"""sd_notify(3) over ``$NOTIFY_SOCKET``, with the standard library only.
+"""sd_notify(3) over ``$NOTIFY_SOCKET``, with the standard library (and svcframe.masking) only.
 
 Every helper is a no-op returning False when the process does not run
 under a notify-type unit (``NOTIFY_SOCKET`` unset), so callers never have to
@@ -8,6 +8,8 @@ check.  A socket path starting with ``@`` is in the abstract namespace.
 import os
 import socket
 import time
+
+from svcframe.masking import mask_password
 
 __all__ = [
     "notify",
@@ -49,7 +51,8 @@ def notify(*assignments):
 
 def _with_status(assignments, status):
     if status is not None:
-        assignments.append("STATUS=" + status.replace("\n", " "))
+        # Shown to anyone who may run ``systemctl status``: no passwords.
+        assignments.append("STATUS=" + mask_password(status).replace("\n", " "))
     return notify(*assignments)
 
 

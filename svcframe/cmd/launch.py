@@ -9,21 +9,30 @@ stderr and a non-zero exit status, never a traceback.
 
 import contextlib
 import io
+import logging
 import os
 import re
 import sys
+import traceback
 
 from oslo_config import cfg
 
 from svcframe import components, log
 from svcframe import service as service_module
+from svcframe.cmd import config_errors
+from svcframe.conf import database as database_conf
 from svcframe.conf import service as service_conf
+from svcframe.conf import sources
 from svcframe.launcher import MetricsListenError
-from svcframe.messaging.transport import mask_password
+from svcframe.masking import mask_password
 
 __all__ = ["main"]
 
-EXIT_USAGE = 2
+LOG = logging.getLogger(__name__)
+
+#: As the launcher's: the service could not start.
+EXIT_BOOT_ERROR = 3
+
 
 _DESCRIPTION = (
     "Run a svcframe component as a service: an RPC server on the topic, "
@@ -57,7 +66,7 @@ def _cli_opts():
 
 def _fail(message):
     sys.stderr.write(f"svc-launch: error: {mask_password(str(message))}\n")
-    return EXIT_USAGE
+    return config_errors.EXIT_CONFIG
 
 
 # What oslo.config writes before SystemExit(1) when a command-line option has
@@ -105,35 +114,49 @@ def main(argv=None):
     conf.register_cli_opts(_cli_opts())
     log.register_options(conf)
     service_module.register_opts(conf)
+    database_conf.register_opts(conf)
     try:
         installed = ", ".join(components.names()) or "none"
         _parse(
             conf,
             argv,
-            project="svcframe",
+            project=sources.PROJECT,
             prog="svc-launch",
             description=_DESCRIPTION,
             epilog=_EPILOG.format(components=installed),
-            default_config_files=[],
+            default_config_files=sources.default_config_files(),
+            default_config_dirs=sources.default_config_dirs(),
         )
+        sources.anchor_relative_paths(conf)
     except _InvalidCliValue as exc:
         return _fail(f"invalid configuration: {exc}")
-    except cfg.ConfigFilesNotFoundError as exc:
-        return _fail(f"cannot read config file(s): {', '.join(exc.config_files)}")
-    except (cfg.ConfigFileParseError, cfg.ConfigFileValueError, cfg.Error) as exc:
-        return _fail(exc)
+    except (cfg.Error, ValueError) as exc:
+        return _fail(config_errors.describe(exc))
 
     try:
         manager_class = components.load_manager_class(conf.binary)
         server = service_module.Service.create(
             binary=_program_name(conf.binary), manager=manager_class, conf=conf
         )
+        # Options a worker reads only after the fork fail here, with exit status 2.
+        config_errors.check_values(conf)
         log.setup(conf, "svcframe")
+        LOG.debug("Configuration files: %s", sources.describe_files(conf))
+        LOG.debug("State directory: %s", conf.state_path)
         workers = _workers(conf, conf.binary)
     except (components.ComponentNotFound, components.ComponentLoadError) as exc:
         return _fail(exc)
     except (cfg.Error, ValueError) as exc:
-        return _fail(f"invalid configuration: {exc}")
+        return _fail(config_errors.describe(exc))
+    except Exception as exc:
+        # The manager's own __init__ failed: a boot failure, in one line without debug.
+        if conf.debug:
+            traceback.print_exc()
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        hint = "" if conf.debug else " (debug = true shows the traceback)"
+        _fail(f"cannot create the service: {reason}{hint}")
+        return EXIT_BOOT_ERROR
 
     launcher = service_module.serve(server, workers=workers)
     try:

@@ -9,20 +9,41 @@ listing it in COMMAND_GROUPS.
 import argparse
 import logging
 import sys
+import traceback
 
 from oslo_config import cfg
 
 import svcframe
-from svcframe.cmd import manage_component, manage_db, manage_rpc, manage_service
+from svcframe import log
+from svcframe.cmd import (
+    config_errors,
+    manage_component,
+    manage_db,
+    manage_notifications,
+    manage_rpc,
+    manage_service,
+    manage_systemd,
+)
+from svcframe.conf import database as database_conf
+from svcframe.conf import sources
+from svcframe.masking import mask_password
 from svcframe.servicegroup.exceptions import ServiceGroupError
-from svcframe.servicegroup.urls import mask_url
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
-COMMAND_GROUPS = (manage_service, manage_rpc, manage_db, manage_component)
+COMMAND_GROUPS = (
+    manage_service,
+    manage_rpc,
+    manage_db,
+    manage_component,
+    manage_notifications,
+    manage_systemd,
+)
 
 PROG = "svc-manage"
 EXIT_ERROR = 1
+
+LOG = logging.getLogger(PROG)
 
 
 def build_parser():
@@ -38,7 +59,9 @@ def build_parser():
         default=[],
         metavar="PATH",
         help="Configuration file to read; repeat for several, later files override "
-        "earlier ones. No file is read by default.",
+        "earlier ones. Default: svcframe.conf from the first of ~/.svcframe/, ~/, "
+        "/etc/svcframe/, /etc/ that has one. Relative paths in a file are relative "
+        "to the file's directory.",
     )
     parser.add_argument(
         "--config-dir",
@@ -56,40 +79,72 @@ def build_parser():
 
 
 def load_config(config_files, config_dirs):
-    """A fresh ConfigOpts that has read exactly the given files and directories."""
+    """A fresh ConfigOpts that has read the given files and directories.
+
+    Without any, it reads what svc-launch reads without any: oslo.config's
+    default search for svcframe.conf (see ``svcframe.conf.sources``).
+    """
     conf = cfg.ConfigOpts()
+    # Registered before parsing, so that their relative paths can be anchored.
+    database_conf.register_opts(conf)
     args = []
     for path in config_files:
         args += ["--config-file", path]
     for path in config_dirs:
         args += ["--config-dir", path]
-    conf(args, project="svcframe", default_config_files=[], default_config_dirs=[])
+    conf(
+        args,
+        project=sources.PROJECT,
+        default_config_files=sources.default_config_files(),
+        default_config_dirs=sources.default_config_dirs(),
+    )
+    sources.anchor_relative_paths(conf)
+    LOG.debug("Configuration files: %s", sources.describe_files(conf))
+    LOG.debug("State directory: %s", conf.state_path)
     return conf
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        # Without --debug, the command's own one-line error is the whole story:
+        # the log lines of retries on the way would say it again.
+        level=logging.DEBUG if args.debug else logging.CRITICAL,
         format=f"{PROG}: %(levelname)s: %(message)s",
     )
+    log.mask_secrets()
     try:
         conf = load_config(args.config_file, args.config_dir)
-        return args.handler(conf, args) or 0
-    except (cfg.Error, ServiceGroupError) as exc:
+    except (cfg.Error, ValueError) as exc:
         if args.debug:
-            raise
+            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+        return _fail(config_errors.describe(exc), config_errors.EXIT_CONFIG)
+    try:
+        return args.handler(conf, args) or 0
+    except cfg.Error as exc:
+        if args.debug:
+            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+        return _fail(config_errors.describe(exc), config_errors.EXIT_CONFIG)
+    except ServiceGroupError as exc:
+        if args.debug:
+            return _fail_with_traceback()
         return _fail(str(exc))
     except Exception as exc:
         if args.debug:
-            raise
+            return _fail_with_traceback()
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
-def _fail(message):
+def _fail(message, status=EXIT_ERROR):
     first_line = (message.strip().splitlines() or ["failed"])[0]
-    print(f"{PROG}: error: {mask_url(first_line)}", file=sys.stderr)
-    return EXIT_ERROR
+    print(f"{PROG}: error: {mask_password(first_line)}", file=sys.stderr)
+    return status
+
+
+def _fail_with_traceback(status=EXIT_ERROR):
+    # What the interpreter would print, with the passwords a driver's error quotes masked.
+    sys.stderr.write(mask_password(traceback.format_exc()))
+    return status
 
 
 if __name__ == "__main__":

@@ -15,11 +15,15 @@ import sys
 import time
 
 from svcframe import baserpc, context, messaging, servicegroup
+from svcframe.cmd.manage_service import format_version
 from svcframe.cmd.table import format_table
+from svcframe.conf import sources
 
 __all__ = ["add_parser"]
 
 PING_TIMEOUT = 5.0
+# What a ping reply tells of the configuration (see svcframe.launcher.running_config).
+_CONFIG_KEYS = ("config_generation", "config_digest", "config_workers")
 EXIT_ERROR = 1
 
 
@@ -118,8 +122,29 @@ def ping_topic(conf, args):
     else:
         print(
             format_table(
-                ("Host", "Service", "PID", "Latency (ms)", "Result"),
-                [(r["host"], r["service"], r["pid"], r["latency_ms"], r["result"]) for r in rows],
+                (
+                    "Host",
+                    "Service",
+                    "Version",
+                    "PID",
+                    "Latency (ms)",
+                    "Result",
+                    "Config",
+                    "Workers on it",
+                ),
+                [
+                    (
+                        r["host"],
+                        r["service"],
+                        format_version(r["api_version"], r["release"]),
+                        r["pid"],
+                        r["latency_ms"],
+                        r["result"],
+                        _config_cell(r),
+                        r["config_workers"],
+                    )
+                    for r in rows
+                ],
             )
         )
     return EXIT_ERROR if any(r["result"] != "ok" for r in rows) else 0
@@ -133,17 +158,32 @@ def _ping(api, host, timeout):
         return {
             "host": host,
             "service": None,
+            "api_version": None,
+            "release": None,
             "pid": None,
             "latency_ms": None,
             "result": _describe_error(exc, timeout),
+            **dict.fromkeys(_CONFIG_KEYS),
         }
     return {
         "host": reply.get("host") or host,
         "service": reply.get("service"),
+        # Servers older than these keys answer without them.
+        "api_version": reply.get("api_version"),
+        "release": reply.get("release"),
         "pid": reply.get("pid"),
         "latency_ms": round((time.monotonic() - started) * 1000, 2),
         "result": "ok",
+        # Services of an older release do not tell.
+        **{key: reply.get(key) for key in _CONFIG_KEYS},
     }
+
+
+def _config_cell(row):
+    """``3 5f1c9a0e``: the configuration generation and digest the worker that answered runs."""
+    if row["config_generation"] is None:
+        return None
+    return f"{row['config_generation']} {row['config_digest']}"
 
 
 def _up_hosts(conf, topic):
@@ -164,6 +204,9 @@ def call_method(conf, args):
         cctxt = _client(transport, args).prepare(server=args.server, timeout=timeout)
         try:
             result = cctxt.call(context.get_admin_context(), args.method, **kwargs)
+        except messaging.MessagingTimeout as exc:
+            # The usual cause is another transport or state than the service's.
+            return _fail(f"{_describe_error(exc, timeout, args)} {_used(conf, transport)}")
         except messaging.MessagingException as exc:
             return _fail(_describe_error(exc, timeout, args))
         except Exception as exc:  # noqa: BLE001 - a remote exception re-raised here
@@ -207,10 +250,21 @@ class _transport:
         self.transport.cleanup()
 
 
+def _used(conf, transport):
+    """What this command talked through, for an error a wrong config file explains."""
+    return (
+        f"(transport {transport.url}; state directory {conf.state_path}; "
+        f"config files: {sources.describe_files(conf)})"
+    )
+
+
 def _describe_error(exc, timeout, args=None):
     where = ""
     if args is not None:
         where = f"topic {args.topic!r}" + (f" on {args.server!r}" if args.server else "")
+    if isinstance(exc, messaging.UnroutableCall):
+        # A MessagingTimeout too, but it says what happened: nobody listens.
+        return str(exc).splitlines()[0]
     if isinstance(exc, messaging.MessagingTimeout):
         return f"no reply from {where or 'the service'} within {timeout:g} s: is it running?"
     if isinstance(exc, messaging.RemoteError):

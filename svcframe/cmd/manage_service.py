@@ -2,14 +2,23 @@
 
 import json
 
-from svcframe import servicegroup
+from svcframe import components, servicegroup
 from svcframe.cmd.table import format_table
 from svcframe.conf import service as service_opts
 from svcframe.servicegroup.exceptions import ServiceNotFound
 
-__all__ = ["COLUMNS", "add_parser", "describe", "table_row"]
+__all__ = ["COLUMNS", "add_parser", "describe", "format_version", "table_row"]
 
-COLUMNS = ("Binary", "Host", "Topic", "Status", "State", "Updated At", "Disabled Reason")
+COLUMNS = (
+    "Binary",
+    "Host",
+    "Topic",
+    "Status",
+    "State",
+    "Version",
+    "Updated At",
+    "Disabled Reason",
+)
 
 
 def add_parser(subparsers):
@@ -41,7 +50,9 @@ def add_parser(subparsers):
         "(down, disabled, forced down or not registered).",
     )
     check.add_argument("--host", help="host the service runs on (default: [DEFAULT] host)")
-    check.add_argument("binary", metavar="BINARY", help="binary name, e.g. svc-conductor")
+    check.add_argument(
+        "binary", metavar="BINARY", help="binary name, as launched (conductor) or registered"
+    )
     check.set_defaults(handler=check_service)
 
     disable = commands.add_parser(
@@ -84,12 +95,34 @@ def add_parser(subparsers):
 
 def _add_service_arguments(parser):
     parser.add_argument("host", metavar="HOST", help="host the service runs on")
-    parser.add_argument("binary", metavar="BINARY", help="binary name, e.g. svc-conductor")
+    parser.add_argument(
+        "binary", metavar="BINARY", help="binary name, as launched (conductor) or registered"
+    )
+
+
+def binary_names(binary):
+    """The registered names ``binary`` may mean: itself, and svc-<binary> as svc-launch names it."""
+    registered = components.BINARY_PREFIX + binary
+    return (binary,) if binary.startswith(components.BINARY_PREFIX) else (binary, registered)
+
+
+def _registered(api, host, binary):
+    """The binary name ``binary`` on ``host`` is registered under; ServiceNotFound if none."""
+    for name in binary_names(binary):
+        try:
+            return api.get(host, name).binary
+        except ServiceNotFound:
+            continue
+    raise ServiceNotFound(host, binary)
 
 
 def list_services(conf, args):
     api = servicegroup.API(conf)
-    services = [describe(api, record) for record in api.get_all(args.binary, args.host)]
+    records = api.get_all(host=args.host)
+    if args.binary is not None:
+        names = binary_names(args.binary)
+        records = [record for record in records if record.binary in names]
+    services = [describe(api, record) for record in records]
     if args.format == "json":
         print(json.dumps(services, indent=2))
     else:
@@ -101,29 +134,45 @@ def check_service(conf, args):
     host = args.host or conf.host
     api = servicegroup.API(conf)
     try:
-        record = api.get(host, args.binary)
+        record = api.get(host, _registered(api, host, args.binary))
     except ServiceNotFound:
         print(f"{args.binary} on {host}: not registered")
         return 1
     up = api.service_is_up(record)
-    print(f"{args.binary} on {host}: {'up' if up else 'down'}, {record.status}")
+    print(f"{record.binary} on {host}: {'up' if up else 'down'}, {record.status}")
     return 0 if up and record.status == "enabled" else 1
 
 
 def disable_service(conf, args):
-    servicegroup.API(conf).disable(args.host, args.binary, args.reason)
+    api = servicegroup.API(conf)
+    binary = _registered(api, args.host, args.binary)
+    api.disable(args.host, binary, args.reason)
+    reason = f" (reason: {args.reason})" if args.reason else ""
+    print(f"Disabled {binary} on {args.host}{reason}: no new work is routed to it.")
 
 
 def enable_service(conf, args):
-    servicegroup.API(conf).enable(args.host, args.binary)
+    api = servicegroup.API(conf)
+    binary = _registered(api, args.host, args.binary)
+    api.enable(args.host, binary)
+    print(f"Enabled {binary} on {args.host}.")
 
 
 def force_down_service(conf, args):
-    servicegroup.API(conf).force_down(args.host, args.binary, not args.unset)
+    api = servicegroup.API(conf)
+    binary = _registered(api, args.host, args.binary)
+    api.force_down(args.host, binary, not args.unset)
+    if args.unset:
+        print(f"Cleared the forced down mark of {binary} on {args.host}: heartbeats decide again.")
+    else:
+        print(f"Forced {binary} on {args.host} down.")
 
 
 def delete_service(conf, args):
-    servicegroup.API(conf).delete(args.host, args.binary)
+    api = servicegroup.API(conf)
+    binary = _registered(api, args.host, args.binary)
+    api.delete(args.host, binary)
+    print(f"Deleted {binary} on {args.host} from the service registry.")
 
 
 def describe(api, record):
@@ -140,6 +189,8 @@ def describe(api, record):
         "report_count": record.report_count,
         "last_seen_up": _isoformat(record.last_seen_up),
         "version": record.version,
+        "release": record.release,
+        "rpc_api_version": record.rpc_api_version,
         "created_at": _isoformat(record.created_at),
     }
 
@@ -153,10 +204,18 @@ def table_row(service):
         service["topic"],
         service["status"],
         service["state"],
+        format_version(service["rpc_api_version"], service["release"]),
         # Seconds are enough to read; JSON keeps the full value.
         updated_at[:19].replace("T", " ") if updated_at else None,
         service["disabled_reason"],
     )
+
+
+def format_version(api_version, release):
+    """``1.1 (beta)``: the RPC API version a service serves, and its release."""
+    if api_version and release:
+        return f"{api_version} ({release})"
+    return api_version or release
 
 
 def _isoformat(value):

@@ -6,15 +6,20 @@ first use; two workers creating it at once is harmless.
 """
 
 import datetime
+import functools
 import json
+import logging
 import threading
 import uuid
 
 import sqlalchemy as sa
 
+from svcframe.masking import mask_password
 from svcframe.servicegroup.engine import ProcessLocalEngine, connection_url
 
-__all__ = ["STATUSES", "TaskNotFound", "TaskStore"]
+__all__ = ["STATUSES", "TaskDatabaseError", "TaskNotFound", "TaskStore"]
+
+LOG = logging.getLogger(__name__)
 
 #: A task's life: pending (created), scheduled (sent to a worker), running,
 #: then done or failed; stale when its worker went quiet for too long.
@@ -64,6 +69,30 @@ class TaskNotFound(LookupError):
         super().__init__(message or f"no task {task_id!r}")
 
 
+class TaskDatabaseError(RuntimeError):
+    """The tasks database failed; the details are in the conductor's log, not here.
+
+    Database errors name the server, the user and sometimes the URL; this
+    message goes back to RPC callers, so it says what failed and nothing more.
+    """
+
+
+def _database_errors(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sa.exc.SQLAlchemyError as exc:
+            LOG.error("The tasks database failed (%s): %s", method.__name__, mask_password(exc))
+            # 'from None': a traceback sent to the caller must not chain the raw error.
+            raise TaskDatabaseError(
+                f"the tasks database is unavailable ({type(exc).__name__} in "
+                f"{method.__name__}); see the conductor's log"
+            ) from None
+
+    return wrapper
+
+
 def _now():
     # Naive UTC in the database: every backend stores it the same way.
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
@@ -106,6 +135,7 @@ class TaskStore:
                     self._ready = True
         return engine
 
+    @_database_errors
     def create(self, kind, params):
         now = _now()
         values = {
@@ -121,6 +151,7 @@ class TaskStore:
             connection.execute(tasks.insert().values(**values))
         return self.get(values["id"])
 
+    @_database_errors
     def get(self, task_id):
         with self._engine_ready().connect() as connection:
             row = connection.execute(tasks.select().where(tasks.c.id == task_id)).first()
@@ -128,6 +159,7 @@ class TaskStore:
             raise TaskNotFound(task_id=task_id)
         return _row_to_dict(row)
 
+    @_database_errors
     def list(self, status=None, limit=100):
         query = tasks.select().order_by(tasks.c.created_at.desc()).limit(limit)
         if status is not None:
@@ -135,6 +167,7 @@ class TaskStore:
         with self._engine_ready().connect() as connection:
             return [_row_to_dict(row) for row in connection.execute(query)]
 
+    @_database_errors
     def update(self, task_id, **changes):
         """Apply ``changes``; False when the task's status does not allow them (a late update).
 
@@ -163,6 +196,7 @@ class TaskStore:
         self.get(task_id)  # raises TaskNotFound when there is no such task
         return False
 
+    @_database_errors
     def mark_stale(self, older_than_seconds):
         """Mark active tasks not updated for ``older_than_seconds`` as stale; return their ids."""
         cutoff = _now() - datetime.timedelta(seconds=older_than_seconds)

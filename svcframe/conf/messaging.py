@@ -1,9 +1,11 @@
 """[DEFAULT] messaging options, with oslo.messaging's names and defaults.
 
-An existing nova.conf messaging section works unchanged: the names, groups
-and defaults below are the ones oslo.messaging registers.  The only
-difference is ``transport_url``: unset means the embedded transport (no
-broker needed), where oslo.messaging defaults to ``rabbit://``.
+An existing nova.conf messaging section works unchanged: the options
+oslo.messaging also has are defined exactly as it defines them, so both
+libraries register them on one ConfigOpts (``cfg.CONF`` included) in either
+order.  One reading differs: a ``transport_url`` set nowhere (its value is
+the option's default, ``rabbit://``) means the embedded transport, which
+needs no broker; set explicitly, ``rabbit://`` is RabbitMQ on localhost.
 """
 
 import os
@@ -24,20 +26,30 @@ def default_state_path():
 
 
 messaging_opts = [
+    # Shared with oslo.messaging: defined exactly as it defines them (type,
+    # default, help), or registering both on one ConfigOpts raises
+    # DuplicateOptError.  tests/interop/test_shared_options.py holds them to it.
     cfg.StrOpt(
         "transport_url",
+        default="rabbit://",
         secret=True,
-        help="The network address and optional user credentials for connecting "
-        "to the messaging backend, in URL format: "
-        "driver://[user:pass@]host:port[,[userN:passN@]hostN:portN]/virtual_host?query. "
-        "Unset means the embedded transport, which needs no broker and works "
-        "between the processes of one host (data under [embedded] data_dir).",
+        help="The network address and optional user credentials for "
+        "connecting to the messaging backend, in URL format. The "
+        "expected format is:\n\n"
+        "driver://[user:pass@]host:port[,[userN:passN@]hostN:"
+        "portN]/virtual_host?query\n\n"
+        "Example: rabbit://rabbitmq:password@127.0.0.1:5672//\n\n"
+        "For full details on the fields in the URL see the "
+        "documentation of oslo_messaging.TransportURL at "
+        "https://docs.openstack.org/oslo.messaging/latest/"
+        "reference/transport.html",
     ),
     cfg.StrOpt(
         "control_exchange",
         default="openstack",
-        help="The default exchange under which topics are scoped. Must match "
-        "the peers you talk to (nova uses 'nova').",
+        help="The default exchange under which topics are scoped. May "
+        "be overridden by an exchange name specified in the "
+        "transport_url option.",
     ),
     cfg.IntOpt(
         "rpc_response_timeout",
@@ -47,7 +59,6 @@ messaging_opts = [
     cfg.IntOpt(
         "executor_thread_pool_size",
         default=64,
-        min=1,
         deprecated_name="rpc_thread_pool_size",
         help="Size of executor thread pool when executor is threading or eventlet.",
     ),
@@ -56,7 +67,40 @@ messaging_opts = [
         default=False,
         help="Add an endpoint to answer to ping calls. Endpoint is named oslo_rpc_server_ping",
     ),
-    # svcframe's own: oslo.messaging has no slow-call log.
+    # svcframe's own.
+    cfg.BoolOpt(
+        "rpc_send_tracebacks",
+        default=True,
+        mutable=True,
+        help="Send the server-side traceback to the caller with every failure reply. "
+        "When false, a caller gets the exception's class, module and message only: "
+        "no server file paths, source lines or chained exceptions. The traceback is "
+        "still logged on the server.",
+    ),
+    cfg.StrOpt(
+        "rpc_ack_mode",
+        default="after_processing",
+        choices=(
+            (
+                "after_processing",
+                "a cast is acknowledged once its method has returned or "
+                "raised: at-least-once, a worker that dies before that leaves it to another",
+            ),
+            (
+                "on_receipt",
+                "a cast is acknowledged when a worker starts it, as "
+                "oslo.messaging does: at-most-once, lost if the worker dies while running it",
+            ),
+        ),
+        help="When an RPC server acknowledges a cast to the broker. Calls are always "
+        "acknowledged when a worker starts them (their caller's timeout covers a lost "
+        "call, and a call run twice could answer twice). In both modes, messages "
+        "received but not started go back to the broker when the server stops or dies. "
+        "With after_processing, endpoints must tolerate a cast delivered twice after "
+        "a worker died or the broker connection was lost (duplicates are dropped by "
+        "unique id within one process only). A server can override this with "
+        "get_rpc_server(..., ack_mode=...).",
+    ),
     cfg.FloatOpt(
         "rpc_slow_call_threshold",
         default=10.0,
@@ -71,7 +115,8 @@ messaging_opts = [
         default=default_state_path(),
         sample_default="~/.local/state/svcframe (/var/lib/svcframe as root)",
         help="Top-level directory for the state a service keeps on this host: "
-        "the embedded transport's queues and the default SQLite service registry.",
+        "the embedded transport's queues and the default SQLite service registry. "
+        "A relative path is relative to the directory of the config file that sets it.",
     ),
 ]
 

@@ -6,6 +6,7 @@ returns the exit status.  The service implements :class:`ServiceBase`
 """
 
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS, ServiceBase
+from svcframe.launcher._generation import running_config
 from svcframe.launcher._launch import launch
 from svcframe.launcher._master import ProcessLauncher
 from svcframe.launcher._observe import MetricsListenError
@@ -20,4 +21,5 @@ __all__ = [
     "ServiceBase",
     "ServiceLauncher",
     "launch",
+    "running_config",
 ]

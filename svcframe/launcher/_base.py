@@ -57,7 +57,9 @@ class ServiceBase(abc.ABC):
         """Apply a reloaded configuration (SIGHUP), in place.
 
         Called after ``conf.mutate_config_files()``, so mutable options
-        already have their new values.  An exception is logged and the
+        already have their new values.  Also called before ``start()`` in a
+        worker forked after a reload: the object was built in the master,
+        from the configuration it started with.  An exception is logged and the
         process stops with status 1; a master then starts a new worker with
         the new configuration.
         """

@@ -1,14 +1,40 @@
-"""What a configuration reload changed, and whether it can apply in place."""
+"""What a configuration reload changed, whether it can apply in place, and a digest of it."""
 
+import contextlib
+import hashlib
 import logging
 
 from oslo_config import cfg
 
-__all__ = ["Changes", "check_restart_method", "clear_cache", "log_options", "mutate", "reload"]
+from svcframe.messaging.transport import mask_password
+
+__all__ = [
+    "Changes",
+    "ReloadFailed",
+    "check_restart_method",
+    "clear_cache",
+    "digest",
+    "log_options",
+    "mutate",
+    "option_keys",
+    "reload",
+]
 
 LOG = logging.getLogger("svcframe.launcher")
 
 _UNREADABLE = object()
+
+# What oslo.config logs, rather than raises, while it re-reads the files.
+_OSLO_CONFIG_LOG = "oslo_config.cfg"
+_IMMUTABLE_IGNORED = "Ignoring change to immutable option"
+_RELOAD_ERROR_PREFIXES = (
+    "Caught Error while reloading configure files: ",
+    "Caught SystemExit while reloading configure files with exit code: ",
+)
+
+
+class ReloadFailed(Exception):
+    """The configuration files could not be applied; the current values stay."""
 
 
 def _value(read):
@@ -32,9 +58,13 @@ def _snapshot(conf):
     return values
 
 
-def _is_mutable(conf, group, name):
+def _opt(conf, group, name):
     # oslo.config has no public accessor for an option's definition.
-    return conf._get_opt_info(name, group)["opt"].mutable
+    return conf._get_opt_info(name, group)["opt"]
+
+
+def _is_mutable(conf, group, name):
+    return _opt(conf, group, name).mutable
 
 
 class Changes:
@@ -81,8 +111,55 @@ def _invalid(conf, before, after):
             try:
                 _read(conf, group, name)
             except cfg.Error as exc:
-                invalid.append((Changes.describe([key]), str(exc)))
+                # "Value for option X from LocationInfo(...) is not valid: why"
+                invalid.append((Changes.describe([key]), str(exc).rsplit(" is not valid: ", 1)[-1]))
     return invalid
+
+
+class _Captured(logging.Filter):
+    """Keeps oslo.config's lines about ignored options and failed reads instead of logging them."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def filter(self, record):
+        text = str(record.msg)
+        if text.startswith(_IMMUTABLE_IGNORED) or text.startswith(_RELOAD_ERROR_PREFIXES):
+            self.records.append(record)
+            return False
+        return True
+
+    def messages(self):
+        return [record.getMessage() for record in self.records]
+
+
+@contextlib.contextmanager
+def _captured_oslo_config_log():
+    # A reload's outcome is told in one line of ours; oslo.config would
+    # otherwise add a line per ignored option and one per failure.
+    captured = _Captured()
+    logger = logging.getLogger(_OSLO_CONFIG_LOG)
+    logger.addFilter(captured)
+    try:
+        yield captured
+    finally:
+        logger.removeFilter(captured)
+
+
+def _read_error(captured):
+    for message in captured.messages():
+        for prefix in _RELOAD_ERROR_PREFIXES:
+            if message.startswith(prefix):
+                reason = message[len(prefix) :]
+                if "SystemExit" in prefix:
+                    reason = f"exit status {reason}"
+                return mask_password(reason)
+    return "the configuration files could not be read"
+
+
+def _describe_invalid(invalid):
+    return "; ".join(f"invalid value of {option}: {reason}" for option, reason in invalid)
 
 
 def reload(conf):
@@ -93,50 +170,94 @@ def reload(conf):
     number, ...): applied, it would break every later read of the option in
     the workers, or keep every new worker from starting.
 
-    :returns: the :class:`Changes`, or None if the files could not be read
-        or hold an invalid value (``conf`` then keeps its values; why is
-        logged).
+    :returns: the :class:`Changes`.
+    :raises ReloadFailed: the files could not be read or hold an invalid
+        value; ``conf`` keeps its values.
     """
     before = _snapshot(conf)
     # oslo.config has no public way back to the values before a reload:
     # put its namespace back and forget the values it cached since.
     previous = conf._namespace
-    if not conf.reload_config_files():
-        return None
+    with _captured_oslo_config_log() as captured:
+        read = conf.reload_config_files()
+    if not read:
+        raise ReloadFailed(_read_error(captured))
     after = _snapshot(conf)
     invalid = _invalid(conf, before, after)
     if invalid:
         conf._namespace = previous
         clear_cache(conf)
-        for option, reason in invalid:
-            LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
-        return None
+        raise ReloadFailed(_describe_invalid(invalid))
     return Changes(conf, before, after)
 
 
 def mutate(conf):
-    """``conf.mutate_config_files()``, undone if a mutable option gets an invalid value.
+    """``conf.mutate_config_files()``, undone if it fails or gives an option an invalid value.
 
     Also forgets the values oslo.config cached while it re-read the files:
     it empties its cache before reading them, not after, so a request
     thread reading an option meanwhile caches the old value, which would
     otherwise outlive the reload.
 
-    :returns: (option, reason) of each invalid value, logged; empty if the
-        new values apply.
+    :returns: the :class:`Changes`: ``mutable`` the options whose value
+        changed, ``immutable`` those that changed on disk but keep their
+        value until a restart.
+    :raises ReloadFailed: the files could not be read or hold an invalid
+        value; ``conf`` keeps its values.
     """
     before = _snapshot(conf)
     # oslo.config has no public way back to the values before a mutation.
     previous = conf._mutable_ns
-    conf.mutate_config_files()
+    with _captured_oslo_config_log() as captured:
+        try:
+            conf.mutate_config_files()
+        except (cfg.Error, SystemExit) as exc:
+            conf._mutable_ns = previous
+            clear_cache(conf)
+            raise ReloadFailed(mask_password(str(exc) or type(exc).__name__)) from None
     clear_cache(conf)
-    invalid = _invalid(conf, before, _snapshot(conf))
+    after = _snapshot(conf)
+    invalid = _invalid(conf, before, after)
     if invalid:
         conf._mutable_ns = previous
         clear_cache(conf)
-        for option, reason in invalid:
-            LOG.error("Invalid value of %s in the configuration files: %s", option, reason)
-    return invalid
+        raise ReloadFailed(_describe_invalid(invalid))
+    changes = Changes(conf, before, after)
+    changes.immutable = sorted(
+        (
+            (None if r.args["group"] == "DEFAULT" else r.args["group"], r.args["option"])
+            for r in captured.records
+            if str(r.msg).startswith(_IMMUTABLE_IGNORED) and isinstance(r.args, dict)
+        ),
+        key=lambda key: (key[0] or "", key[1]),
+    )
+    return changes
+
+
+def option_keys(conf):
+    """The ``(group, name)`` of every option registered on ``conf`` now."""
+    return frozenset(_snapshot(conf))
+
+
+def digest(conf, keys):
+    """A short digest of the values of options ``keys``, secrets left out.
+
+    Two processes with the same options and the same values get the same
+    digest: an operator compares workers with it.  Options marked
+    ``secret`` and the passwords in URLs do not take part, so the digest
+    says nothing about them and can be shown anywhere.
+    """
+    hasher = hashlib.sha256()
+    for group, name in sorted(keys, key=lambda key: (key[0] or "", key[1])):
+        try:
+            if _opt(conf, group, name).secret:
+                continue
+        except cfg.NoSuchOptError:
+            continue
+        value = _value(lambda group=group, name=name: _read(conf, group, name))
+        text = "<invalid>" if value is _UNREADABLE else mask_password(repr(value))
+        hasher.update(f"{group or 'DEFAULT'}\0{name}\0{text}\n".encode())
+    return hasher.hexdigest()[:8]
 
 
 def log_options(conf):

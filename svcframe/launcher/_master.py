@@ -17,7 +17,7 @@ import time
 
 from svcframe import log, systemd
 from svcframe.conf import service as service_opts
-from svcframe.launcher import _channel, _config, _proctitle, _report, _worker
+from svcframe.launcher import _channel, _config, _generation, _proctitle, _report, _worker
 from svcframe.launcher._backoff import Backoff
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
 from svcframe.launcher._observe import MasterObserver
@@ -39,7 +39,12 @@ class _Worker:
         self.number = number
         self.pid = pid
         self.fd = fd
-        self.generation = generation
+        # The configuration generation the worker was forked with, and the
+        # one it runs (newer once it applied a SIGHUP).
+        self.started_in = self.generation = generation
+        # Runs another configuration than the master's for its generation
+        # (it could not apply the files, or read different ones): replaced.
+        self.outdated = False
         self.started_at = self.last_seen = time.monotonic()
         self.reader = _channel.Reader()
         self.ready = False
@@ -120,7 +125,14 @@ class ProcessLauncher:
         self._respawn_at = dict.fromkeys(range(1, self._total + 1), now)
         self._backoff = {n: Backoff(self.conf.launcher) for n in self._respawn_at}
         self._generation = 0
+        # Workers forked before this generation are replaced one at a time.
+        self._roll_generation = 0
+        self._option_keys = _config.option_keys(self.conf)
+        self._digest = _config.digest(self.conf, self._option_keys)
+        self._board = _generation.Board()
+        self._board.publish(self._generation, 0, self._total)
         self._boot_failures = 0
+        self._last_boot_error = None
         self._ever_ready = False
         self._reloading = False
         self._stopping = False
@@ -130,7 +142,7 @@ class ProcessLauncher:
         self._watchdog_interval = systemd.watchdog_interval()
         self._next_watchdog = now
         log.set_worker_tag("master")
-        _proctitle.set_master_title(self._name, self._total)
+        self._show_config()
         _config.log_options(self.conf)
         # Objects of the master that no worker frees stay out of the children's
         # collections, so their pages stay shared.
@@ -145,6 +157,8 @@ class ProcessLauncher:
         self._signals.close()
         os.close(self._lifeline_r)
         os.close(self._lifeline_w)
+        self._board.close()
+        _generation.set_running(None, None)
 
     def _loop_once(self):
         for key, events in self._selector.select(self._sleep_time()):
@@ -229,22 +243,48 @@ class ProcessLauncher:
                 self._kill(worker, "shutdown timeout")
             self._status = max(self._status, EXIT_FAILURE)
 
+    def _config_label(self):
+        return f"{self._generation} ({self._digest})"
+
+    def _show_config(self):
+        _generation.set_running(self._generation, self._digest)
+        _proctitle.set_master_title(self._name, self._total, self._generation, self._digest)
+
     def _reload(self):
         LOG.info("Caught SIGHUP, reloading the configuration")
         systemd.notify_reloading("reloading")
         self._reloading = True
-        changes = _config.reload(self.conf)
-        if changes is None:
-            LOG.error("Could not read the configuration files, keeping the current configuration")
-        elif changes.immutable or self.restart_method == "reload":
+        try:
+            changes = _config.reload(self.conf)
+        except _config.ReloadFailed as exc:
+            failure = str(exc)
+        else:
+            failure = None
+        if failure is not None:
+            # Logged out of the except block: oslo.log would append the exception.
+            # Every worker forked from now on gets this configuration too.
+            LOG.error("Reload failed, keeping configuration %s: %s", self._config_label(), failure)
+            return
+        roll = changes.immutable or self.restart_method == "reload"
+        if not roll and not changes.mutable:
+            LOG.info("Configuration unchanged")
+            return
+        self._generation += 1
+        self._digest = _config.digest(self.conf, self._option_keys)
+        # Published before any worker is signalled or forked: see Board.
+        self._board.publish(self._generation, 0, self._total)
+        self._show_config()
+        # The workers forked from now on inherit the master's logging.
+        log.reapply(self.conf)
+        if roll:
             LOG.info(
                 "Restarting workers one at a time: %s",
                 f"options that need a restart changed: {changes.describe(changes.immutable)}"
                 if changes.immutable
                 else "restart_method is 'reload'",
             )
-            self._generation += 1
-        elif changes.mutable:
+            self._roll_generation = self._generation
+        else:
             LOG.info(
                 "Mutable options changed, applying them in every worker: %s",
                 changes.describe(changes.mutable),
@@ -253,15 +293,21 @@ class ProcessLauncher:
                 if not worker.retiring:
                     worker.reset_pending = True
                     self._signal(worker, signal.SIGHUP)
-        else:
-            LOG.info("Configuration unchanged")
 
     # Workers
 
     def _spawn(self, number):
         rfd, wfd = os.pipe2(os.O_CLOEXEC)
         spec = _worker.WorkerSpec(
-            number, self._total, self._name, wfd, self._lifeline_r, os.getpid()
+            number,
+            self._total,
+            self._name,
+            wfd,
+            self._lifeline_r,
+            os.getpid(),
+            generation=self._generation,
+            option_keys=self._option_keys,
+            board=self._board,
         )
         with blocked(_SIGNALS):
             pid = os.fork()
@@ -300,12 +346,37 @@ class ProcessLauncher:
             if kind == _channel.READY:
                 worker.ready = True
                 self._boot_failures = 0
+                self._last_boot_error = None
                 LOG.info("Worker %d of %d (pid %d) ready", worker.number, self._total, worker.pid)
-            elif kind == _channel.RESET and worker.reset_pending:
-                worker.reset_pending = False
-                LOG.info("Worker %s applied the new configuration", worker)
+            elif kind == _channel.RESET:
+                self._on_reset(worker, text)
             elif kind == _channel.BOOT_ERROR:
                 worker.boot_error = text
+
+    def _on_reset(self, worker, text):
+        """A worker handled SIGHUP: ``text`` is "ATTEMPTED RUNNING DIGEST"."""
+        try:
+            attempted, running, digest = text.split()
+            attempted, running = int(attempted), int(running)
+        except ValueError:
+            return
+        worker.generation = running
+        if attempted < self._generation or not worker.reset_pending:
+            return  # the SIGHUP of a later reload is on its way
+        worker.reset_pending = False
+        if worker.started_in < self._roll_generation:
+            return  # the rolling restart replaces it anyway
+        if running == self._generation and digest == self._digest:
+            LOG.info("Worker %s applied the new configuration", worker)
+        else:
+            LOG.warning(
+                "Worker %s runs configuration %d (%s), not %s: replacing it",
+                worker,
+                running,
+                digest,
+                self._config_label(),
+            )
+            worker.outdated = True
 
     def _close_channel(self, worker):
         self._selector.unregister(worker.fd)
@@ -339,13 +410,19 @@ class ProcessLauncher:
             if -code == signal.SIGKILL and not worker.killed:
                 how += " (perhaps out of memory?)"
         expected = code == EXIT_SUCCESS and (self._stopping or worker.retiring)
-        (LOG.info if expected else LOG.warning)("Worker %s %s", worker, how)
+        boot_failure = not (self._stopping or worker.retiring or worker.ready or worker.killed)
+        # A boot failure gets its own line below.
+        (LOG.info if expected else LOG.debug if boot_failure else LOG.warning)(
+            "Worker %s %s", worker, how
+        )
         if self._stopping or worker.retiring:
             return
-        if not worker.ready and not worker.killed:
+        if boot_failure:
             self._boot_failures += 1
-            cause = worker.boot_error or how
-            LOG.error(
+            cause = (worker.boot_error or how).rstrip(".")
+            # The same cause from every worker is said once; the last line counts them.
+            repeated, self._last_boot_error = cause == self._last_boot_error, cause
+            (LOG.debug if repeated else LOG.error)(
                 "Worker %d of %d (pid %d) failed to boot: %s",
                 worker.number,
                 self._total,
@@ -356,8 +433,7 @@ class ProcessLauncher:
                 LOG.error(
                     "%d workers in a row failed to boot, the last one with: %s. "
                     "Stopping all workers rather than respawning them again: "
-                    "fix the cause (the worker's traceback is logged above) "
-                    "and start the service again.",
+                    "fix the cause and start the service again.",
                     self._boot_failures,
                     cause,
                 )
@@ -420,13 +496,18 @@ class ProcessLauncher:
                 self._terminate(worker)
         if retiring or self._ready_count() < self._total:
             return
-        old = [w for w in self._workers.values() if w.generation < self._generation]
+        old = [w for w in self._workers.values() if self._needs_replacing(w)]
         if not old or self._signal_pending_stop():
             return
         worker = min(old, key=lambda w: w.number)
         worker.retiring = True
         LOG.info("Replacing worker %d of %d (pid %d)", worker.number, self._total, worker.pid)
         self._spawn(worker.number)
+
+    def _needs_replacing(self, worker):
+        return not worker.retiring and (
+            worker.started_in < self._roll_generation or worker.outdated
+        )
 
     def _signal(self, worker, signum):
         try:
@@ -448,6 +529,7 @@ class ProcessLauncher:
 
     def _report(self):
         ready = self._ready_count()
+        self._board.publish(self._generation, self._on_latest_count(), self._total)
         if self._stopping:
             status = f"stopping, {len(self._workers)} workers left"
         else:
@@ -473,9 +555,23 @@ class ProcessLauncher:
         self._last_status = status
         systemd.notify_ready(status)
 
+    def _on_latest_count(self):
+        """Workers that serve the configuration last loaded."""
+        return sum(
+            1
+            for w in self._workers.values()
+            if w.ready
+            and not w.killed
+            and w.generation == self._generation
+            and not self._needs_replacing(w)
+        )
+
     def _reload_done(self):
         return not any(
-            w.reset_pending or w.retiring or w.generation < self._generation
+            w.reset_pending
+            or w.retiring
+            or w.generation < self._generation
+            or self._needs_replacing(w)
             for w in self._workers.values()
         )
 

@@ -19,8 +19,8 @@ import sys
 import threading
 import traceback
 
+from svcframe.masking import mask_password
 from svcframe.messaging import tracking
-from svcframe.messaging.transport import mask_password
 
 __all__ = ["SIGNAL", "build", "forward", "install", "write"]
 
@@ -109,13 +109,15 @@ def _executors():
         executor = server._executor
         if executor is None:
             continue
+        stats = server.stats()
+        # Waiting: received, no thread free to start it yet (bounded by the prefetch).
+        requests = f"{stats['running']} requests running, {stats['waiting']} waiting"
         pool = getattr(executor, "_pool", None)
         if pool is None:
-            lines.append(f"{server.target.topic}: {type(executor).__name__}")
+            lines.append(f"{server.target.topic}: {type(executor).__name__}, {requests}")
             continue
         lines.append(
-            f"{server.target.topic}: {len(pool._threads)}/{pool._max_workers} threads, "
-            f"{pool._work_queue.qsize()} requests queued"
+            f"{server.target.topic}: {len(pool._threads)}/{pool._max_workers} threads, {requests}"
         )
     return lines
 

@@ -8,7 +8,7 @@ from svcframe.launcher import _config
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
 from svcframe.launcher._signals import WAKE, SignalManager, signal_name
 
-__all__ = ["Runner", "SIGNALS"]
+__all__ = ["Runner", "SIGNALS", "describe_error"]
 
 LOG = logging.getLogger("svcframe.launcher")
 
@@ -23,6 +23,9 @@ class Runner:
     SIGHUP runs :meth:`reload`.  Subclasses say what "ready" and "reload"
     mean for them.
     """
+
+    #: How loud a failed ``start()`` is logged here; a worker's master reports it.
+    boot_failure_level = logging.ERROR
 
     def __init__(self, conf, service):
         self.conf = conf
@@ -49,9 +52,12 @@ class Runner:
         """
         self.signals = signals or SignalManager(SIGNALS)
         try:
+            self.prepare()
             self.service.start()
         except Exception as exc:
-            LOG.exception("Service failed to start")
+            # One line; the traceback with debug = true (svc-launch --debug).
+            LOG.log(self.boot_failure_level, "Service failed to start: %s", describe_error(exc))
+            LOG.debug("Service failed to start", exc_info=True)
             self.on_boot_failure(exc)
             return EXIT_BOOT_ERROR
         self.on_ready()
@@ -94,15 +100,29 @@ class Runner:
         self.signals.wake()
 
     def reload(self):
-        """Apply the configuration files as they are now (SIGHUP).
+        """Apply the configuration files as they are now (SIGHUP)."""
+        try:
+            self.apply_config()
+            failure = None
+        except _config.ReloadFailed as exc:
+            failure = str(exc)
+        if failure is not None:
+            LOG.error("Reload failed, keeping the current configuration: %s", failure)
 
-        A file that gives an option an invalid value is not applied: the
-        current configuration stays, and ``reset()`` is not called.
+    def apply_config(self):
+        """Apply the mutable options of the files and call ``reset()``.
+
+        :returns: the :class:`_config.Changes`.
+        :raises _config.ReloadFailed: the files could not be read or give
+            an option an invalid value: the current configuration stays,
+            and ``reset()`` is not called.
         """
-        if _config.mutate(self.conf):
-            LOG.error("Keeping the current configuration")
-            return
+        changes = _config.mutate(self.conf)
         self.service.reset()
+        return changes
+
+    def prepare(self):
+        """Runs right before ``start()``; an exception is a boot failure."""
 
     def timeout(self):
         """Longest wait for a signal before :meth:`tick` runs; None: forever."""
@@ -120,3 +140,9 @@ class Runner:
 
     def on_stop(self):
         """Stopping begins."""
+
+
+def describe_error(exc):
+    """``Type: message`` on one line, for a log line that stands for a traceback."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

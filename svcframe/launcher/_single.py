@@ -6,7 +6,7 @@ import time
 
 from svcframe import systemd
 from svcframe.conf import service as service_opts
-from svcframe.launcher import _config, _proctitle, _report
+from svcframe.launcher import _config, _generation, _proctitle, _report
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE
 from svcframe.launcher._observe import SingleObserver
 from svcframe.launcher._runner import Runner
@@ -19,9 +19,14 @@ LOG = logging.getLogger("svcframe.launcher")
 class _SingleRunner(Runner):
     """A Runner that speaks to systemd and enforces its own stop timeout."""
 
-    def __init__(self, conf, service, restart_method):
+    def __init__(self, conf, service, restart_method, name):
         super().__init__(conf, service)
         self.restart_method = restart_method
+        self.name = name
+        self.generation = 0
+        self.option_keys = _config.option_keys(conf)
+        self.digest = None
+        self.show_config()
         self._watchdog_interval = systemd.watchdog_interval()
         self._next_watchdog = time.monotonic()
         self._kill_at = None
@@ -39,19 +44,51 @@ class _SingleRunner(Runner):
         timeout = self.conf.graceful_shutdown_timeout
         self._kill_at = time.monotonic() + timeout if timeout else None
 
+    def show_config(self):
+        """Put the generation and digest this process runs in its title and ping replies."""
+        self.digest = _config.digest(self.conf, self.option_keys)
+        _generation.set_running(self.generation, self.digest)
+        _proctitle.set_single_title(self.name, self.generation, self.digest)
+
     def reload(self):
         systemd.notify_reloading("reloading")
-        if self.restart_method == "mutate":
-            super().reload()
-        else:
-            if not self.conf.reload_config_files():
-                raise RuntimeError("could not read the configuration files")
-            self.service.stop()
-            self.service.wait()
-            self.service.reset()
-            self.service.start()
+        try:
+            applied, failure = self._apply(), None
+        except _config.ReloadFailed as exc:
+            applied, failure = False, str(exc)
+        if failure is not None:
+            # Logged out of the except block: oslo.log would append the exception.
+            LOG.error(
+                "Reload failed, keeping configuration %d (%s): %s",
+                self.generation,
+                self.digest,
+                failure,
+            )
+        elif applied:
+            self.generation += 1
+            self.show_config()
         LOG.info("Reload done")
         systemd.notify_ready("ready")
+
+    def _apply(self):
+        """Apply the files; True if the configuration changed."""
+        if self.restart_method == "mutate":
+            changes = self.apply_config()
+            if changes.immutable:
+                # Without workers there is nothing to roll: say what waits
+                # for a restart, in one line.
+                LOG.warning(
+                    "Options that need a restart changed, not applied until the service "
+                    "restarts: %s",
+                    changes.describe(changes.immutable),
+                )
+            return bool(changes.mutable)
+        _config.reload(self.conf)
+        self.service.stop()
+        self.service.wait()
+        self.service.reset()
+        self.service.start()
+        return True
 
     def timeout(self):
         deadlines = []
@@ -114,9 +151,8 @@ class ServiceLauncher:
         """
         if self._service is None:
             raise RuntimeError("launch_service() must be called before wait()")
-        _proctitle.set_title(self._name)
         _config.log_options(self.conf)
-        runner = _SingleRunner(self.conf, self._service, self.restart_method)
+        runner = _SingleRunner(self.conf, self._service, self.restart_method, self._name)
         observer = SingleObserver(self.conf, self._name, self._service, runner)
         _report.install(self.conf, self._name)
         try:
@@ -125,6 +161,8 @@ class ServiceLauncher:
             observer.close()
             if runner.signals is not None:
                 runner.signals.close()
+            # The process no longer runs the service it pings for.
+            _generation.set_running(None, None)
         if status == EXIT_BOOT_ERROR:
             LOG.error("Service failed to start, exiting with status %d", status)
         else:

@@ -8,7 +8,7 @@ import threading
 import time
 
 from svcframe import log, metrics
-from svcframe.launcher import _channel, _proctitle, _report
+from svcframe.launcher import _channel, _config, _generation, _proctitle, _report
 from svcframe.launcher._base import EXIT_FAILURE
 from svcframe.launcher._runner import SIGNALS, Runner
 from svcframe.launcher._signals import SignalManager
@@ -23,31 +23,94 @@ _MASTER_ONLY_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
 class WorkerSpec:
-    """What a forked child needs to know about itself."""
+    """What a forked child needs to know about itself.
 
-    def __init__(self, number, total, name, status_fd, lifeline_fd, master_pid):
+    ``generation`` is the configuration generation the master had loaded
+    when it forked the child; ``option_keys`` the options the master
+    digests (options a worker registers later would make its digest differ
+    from the master's for the same files); ``board`` the master's
+    :class:`_generation.Board`.
+    """
+
+    def __init__(
+        self,
+        number,
+        total,
+        name,
+        status_fd,
+        lifeline_fd,
+        master_pid,
+        generation=0,
+        option_keys=frozenset(),
+        board=None,
+    ):
         self.number = number
         self.total = total
         self.name = name
         self.status_fd = status_fd
         self.lifeline_fd = lifeline_fd
         self.master_pid = master_pid
+        self.generation = generation
+        self.option_keys = option_keys
+        self.board = board
 
 
 class WorkerRunner(Runner):
     def __init__(self, conf, service, spec):
         super().__init__(conf, service)
         self.spec = spec
+        self.generation = spec.generation
+        self.digest = None
+
+    def show_config(self):
+        """Put the generation and digest this worker runs in its title and ping replies."""
+        self.digest = _config.digest(self.conf, self.spec.option_keys)
+        _generation.set_running(self.generation, self.digest)
+        spec = self.spec
+        _proctitle.set_worker_title(
+            spec.name, spec.number, spec.total, self.generation, self.digest
+        )
+
+    def prepare(self):
+        # The service was built in the master from the configuration it
+        # started with; this process has the one the master loaded last.
+        # reset() brings what the manager cached up to date before the
+        # first request, as SIGHUP does in a running worker.
+        if self.generation > 0:
+            self.service.reset()
 
     def on_ready(self):
         _channel.send(self.spec.status_fd, _channel.READY)
+
+    # The master says why each worker failed to boot, once for all of them.
+    boot_failure_level = logging.DEBUG
 
     def on_boot_failure(self, exc):
         _channel.send(self.spec.status_fd, _channel.BOOT_ERROR, f"{type(exc).__name__}: {exc}")
 
     def reload(self):
-        super().reload()
-        _channel.send(self.spec.status_fd, _channel.RESET)
+        # The master publishes the generation before it signals: this is
+        # the one its files hold, or a later one whose SIGHUP is on its way.
+        latest = self.spec.board.read()[0] if self.spec.board is not None else self.generation
+        try:
+            self.apply_config()
+            failure = None
+        except _config.ReloadFailed as exc:
+            failure = str(exc)
+        if failure is not None:
+            # Logged out of the except block: oslo.log would append the exception.
+            LOG.error(
+                "Could not apply configuration %d, keeping configuration %d: %s",
+                latest,
+                self.generation,
+                failure,
+            )
+        else:
+            self.generation = latest
+            self.show_config()
+        _channel.send(
+            self.spec.status_fd, _channel.RESET, f"{latest} {self.generation} {self.digest}"
+        )
 
 
 def _heartbeat(fd, interval):
@@ -95,7 +158,9 @@ def main(conf, service, spec, unblock):
             os.environ.pop(key, None)
         random.seed()
         log.set_worker_tag(f"worker-{spec.number}")
-        _proctitle.set_worker_title(spec.name, spec.number, spec.total)
+        _generation.set_board(spec.board)
+        runner = WorkerRunner(conf, service, spec)
+        runner.show_config()
         _start_thread(
             _heartbeat,
             "svcframe-heartbeat",
@@ -103,7 +168,7 @@ def main(conf, service, spec, unblock):
             conf.launcher.worker_heartbeat_interval,
         )
         _start_thread(_watch_master, "svcframe-lifeline", spec, conf.graceful_shutdown_timeout)
-        status = WorkerRunner(conf, service, spec).run(signals)
+        status = runner.run(signals)
         LOG.info("Worker %d exiting with status %d", spec.number, status)
     except BaseException:
         LOG.exception("Worker %d failed", spec.number)

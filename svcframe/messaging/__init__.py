@@ -12,6 +12,7 @@ Drivers are loaded on demand by URL scheme, so importing this package
 imports no broker library.
 """
 
+from svcframe.messaging import notify, rpc
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
@@ -23,6 +24,7 @@ from svcframe.messaging.dispatcher import (
     expose,
 )
 from svcframe.messaging.exceptions import (
+    ClientSendError,
     DriverLoadFailure,
     ExecutorLoadFailure,
     ExpectedException,
@@ -30,6 +32,7 @@ from svcframe.messaging.exceptions import (
     InvalidTarget,
     InvalidTransportURL,
     MessageDeliveryFailure,
+    MessageUndeliverable,
     MessagingException,
     MessagingServerError,
     MessagingTimeout,
@@ -38,37 +41,67 @@ from svcframe.messaging.exceptions import (
     RetriableError,
     RPCDispatcherError,
     RPCVersionCapError,
+    ServerListenError,
     TransportUnavailable,
+    UnroutableCall,
     UnsupportedEnvelopeVersion,
     UnsupportedVersion,
     expected_exceptions,
 )
+from svcframe.messaging.notify import (
+    NotificationFilter,
+    NotificationResult,
+    Notifier,
+    get_batch_notification_listener,
+    get_notification_listener,
+    get_notification_transport,
+)
 from svcframe.messaging.serializer import (
+    JsonPayloadSerializer,
     NoOpSerializer,
     RequestContextSerializer,
     Serializer,
 )
-from svcframe.messaging.server import RPCServer, get_rpc_server
+from svcframe.messaging.server import MessageHandlingServer, RPCServer, get_rpc_server
 from svcframe.messaging.target import Target
 from svcframe.messaging.transport import (
+    NotificationTransport,
+    RPCTransport,
     Transport,
     TransportHost,
+    TransportOptions,
     TransportURL,
     get_rpc_transport,
+    get_transport,
     mask_password,
+    set_transport_defaults,
 )
 
 __all__ = [
     "Target",
     "Transport",
+    "RPCTransport",
+    "NotificationTransport",
     "TransportHost",
+    "TransportOptions",
     "TransportURL",
     "get_rpc_transport",
+    "get_transport",
+    "set_transport_defaults",
     "mask_password",
     "RPCClient",
     "get_rpc_client",
+    "MessageHandlingServer",
     "RPCServer",
     "get_rpc_server",
+    "rpc",
+    "notify",
+    "Notifier",
+    "get_notification_transport",
+    "get_notification_listener",
+    "get_batch_notification_listener",
+    "NotificationResult",
+    "NotificationFilter",
     "RPCDispatcher",
     "RPCAccessPolicyBase",
     "DefaultRPCAccessPolicy",
@@ -78,11 +111,16 @@ __all__ = [
     "version_is_compatible",
     "Serializer",
     "NoOpSerializer",
+    "JsonPayloadSerializer",
     "RequestContextSerializer",
     "MessagingException",
     "RetriableError",
     "MessagingTimeout",
     "MessageDeliveryFailure",
+    "MessageUndeliverable",
+    "UnroutableCall",
+    "ClientSendError",
+    "ServerListenError",
     "TransportUnavailable",
     "RemoteError",
     "InvalidTarget",

@@ -33,6 +33,7 @@ class _CallContext:
         version_cap=None,
         retry=None,
         call_monitor_timeout=None,
+        transport_options=None,
     ):
         self.conf = transport.conf
         self.transport = transport
@@ -41,6 +42,7 @@ class _CallContext:
         self.version_cap = version_cap
         self.retry = retry
         self.call_monitor_timeout = call_monitor_timeout
+        self.transport_options = transport_options
         # What every message of this context shares, computed once: the
         # per-call path only builds args and sends.
         self._noop = type(serializer) is NoOpSerializer
@@ -91,7 +93,13 @@ class _CallContext:
         target = self._target
         started, outcome = time.monotonic(), "ok"
         try:
-            self._send(target, self.serializer.serialize_context(ctxt), message, retry=self.retry)
+            self._send(
+                target,
+                self.serializer.serialize_context(ctxt),
+                message,
+                retry=self.retry,
+                transport_options=self.transport_options,
+            )
         except Exception as exc:
             outcome = tracking.client_outcome(exc)
             raise
@@ -105,6 +113,9 @@ class _CallContext:
         Raises MessagingTimeout when no reply arrives within the timeout
         (``prepare(timeout=)``, else ``[DEFAULT] rpc_response_timeout``),
         or the remote exception (RemoteError unless its module is allowed).
+        When no server listens on the topic the broker returns the request
+        and the call fails at once: UnroutableCall, a MessagingTimeout, or
+        MessageUndeliverable with ``TransportOptions(at_least_once=True)``.
         """
         if self._target.fanout:
             raise exceptions.InvalidTarget("A call cannot be used with fanout", self.target)
@@ -124,6 +135,7 @@ class _CallContext:
                 timeout=timeout,
                 call_monitor_timeout=self.call_monitor_timeout,
                 retry=self.retry,
+                transport_options=self.transport_options,
             )
         except Exception as exc:
             outcome = tracking.client_outcome(exc)
@@ -147,6 +159,7 @@ class _CallContext:
         version_cap=_MARKER,
         retry=_MARKER,
         call_monitor_timeout=_MARKER,
+        transport_options=_MARKER,
     ):
         """A call context with some target fields or options changed; the rest is inherited."""
         _check_version(version)
@@ -171,6 +184,7 @@ class _CallContext:
             self.version_cap if version_cap is _MARKER else version_cap,
             self.retry if retry is _MARKER else retry,
             self.call_monitor_timeout if call_monitor_timeout is _MARKER else call_monitor_timeout,
+            self.transport_options if transport_options is _MARKER else transport_options,
         )
 
 
@@ -186,7 +200,10 @@ class RPCClient(_CallContext):
         serializer=None,
         retry=None,
         call_monitor_timeout=None,
+        transport_options=None,
+        _manual_load=True,
     ):
+        # _manual_load is oslo.messaging's (it loads the client lazily); accepted, unused.
         _check_version(target.version)
         _check_version(version_cap, "Version cap")
         super().__init__(
@@ -197,28 +214,17 @@ class RPCClient(_CallContext):
             version_cap=version_cap,
             retry=retry,
             call_monitor_timeout=call_monitor_timeout,
+            transport_options=transport_options,
         )
 
     def __repr__(self):
         return f"<RPCClient {self.target!r}>"
 
 
-def get_rpc_client(
-    transport,
-    target,
-    timeout=None,
-    version_cap=None,
-    serializer=None,
-    retry=None,
-    call_monitor_timeout=None,
-):
-    """An RPCClient for ``target`` on ``transport``."""
-    return RPCClient(
-        transport,
-        target,
-        timeout=timeout,
-        version_cap=version_cap,
-        serializer=serializer,
-        retry=retry,
-        call_monitor_timeout=call_monitor_timeout,
-    )
+def get_rpc_client(transport, target, client_cls=RPCClient, **kwargs):
+    """A ``client_cls`` (RPCClient) for ``target`` on ``transport``.
+
+    ``kwargs`` are RPCClient's: timeout, version_cap, serializer, retry,
+    call_monitor_timeout, transport_options.
+    """
+    return client_cls(transport, target, **kwargs)

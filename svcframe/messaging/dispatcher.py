@@ -3,11 +3,20 @@
 The matching rules are oslo.messaging's: endpoints are tried in order and
 the first one whose namespace and version match and which has the
 (allowed) method wins.
+
+What a request may name is narrower than oslo.messaging's ``getattr``: only
+a function defined in the body of the endpoint's class (or a base class) is
+an RPC method, whatever the access policy (see ``rpc_method``).  Instance
+attributes (a manager's ``conf`` or ``host``), properties, nested classes,
+other callable objects, dunder names, ``@periodic_task`` methods and the
+names a class reserves in ``_rpc_reserved_names`` (a Manager's life-cycle
+hooks) are never called; the caller gets ``NoSuchMethod``.
 """
 
 import inspect
 import logging
 import threading
+import types
 import weakref
 
 from svcframe.messaging import _utils, exceptions
@@ -22,6 +31,7 @@ __all__ = [
     "PingEndpoint",
     "RPCDispatcher",
     "expose",
+    "rpc_method",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -50,32 +60,85 @@ def expose(func):
     return func
 
 
+# Per endpoint class: the names known to be RPC methods.  Only names that
+# are (bounded by the class bodies) are remembered, never names from the wire
+# that are not.
+_RPC_METHODS = weakref.WeakKeyDictionary()
+
+
+def _class_function(klass, name):
+    """The function ``name`` is in the first class of ``klass``'s MRO defining it, or None."""
+    for base in klass.__mro__:
+        if name in vars(base):
+            attr = vars(base)[name]
+            break
+    else:
+        return None
+    if isinstance(attr, (staticmethod, classmethod)):
+        attr = attr.__func__
+    # A plain ``def`` (decorators built with functools.wraps included), not a
+    # property, a nested class, a callable object or a builtin.
+    return attr if isinstance(attr, types.FunctionType) else None
+
+
+def rpc_method(endpoint, name):
+    """True if ``name`` is a method a request may call on ``endpoint``, by its definition.
+
+    It must be a function (plain, static or class method) defined on the
+    endpoint's class or a base class, not a dunder name, not a periodic task
+    (oslo.service's ``@periodic_task`` sets ``_periodic_task``) and not one
+    of the class's ``_rpc_reserved_names``.  An instance attribute of the
+    same name (a test double) is called instead if it is callable; an
+    instance attribute alone never makes a method.  Whether a ``_name`` is
+    allowed is the access policy's decision, not this one.
+    """
+    if not isinstance(name, str) or (name.startswith("__") and name.endswith("__")):
+        return False
+    klass = type(endpoint)
+    known = _RPC_METHODS.get(klass)
+    if known is None or name not in known:
+        func = _class_function(klass, name)
+        if (
+            func is None
+            or getattr(func, "_periodic_task", False)
+            or name in getattr(klass, "_rpc_reserved_names", ())
+        ):
+            return False
+        _RPC_METHODS.setdefault(klass, set()).add(name)
+    shadow = getattr(endpoint, "__dict__", {}).get(name)
+    return shadow is None or callable(shadow)
+
+
 class RPCAccessPolicyBase:
-    """Decides which endpoint methods a request may call."""
+    """Decides which endpoint methods a request may call.
+
+    The dispatcher asks a policy only about names that ``rpc_method``
+    accepts: a policy can narrow the RPC surface, never widen it.
+    """
 
     def is_allowed(self, endpoint, method):
         raise NotImplementedError
 
 
 class LegacyRPCAccessPolicy(RPCAccessPolicyBase):
-    """Every method may be called, private ones included."""
+    """Every RPC method may be called, private ones (``_name``) included."""
 
     def is_allowed(self, endpoint, method):
-        return True
+        return rpc_method(endpoint, method)
 
 
 class DefaultRPCAccessPolicy(RPCAccessPolicyBase):
-    """Methods whose name starts with '_' may not be called."""
+    """RPC methods whose name starts with '_' may not be called."""
 
     def is_allowed(self, endpoint, method):
-        return not method.startswith("_")
+        return not method.startswith("_") and rpc_method(endpoint, method)
 
 
 class ExplicitRPCAccessPolicy(RPCAccessPolicyBase):
-    """Only methods decorated with ``@expose`` may be called."""
+    """Only RPC methods decorated with ``@expose`` may be called."""
 
     def is_allowed(self, endpoint, method):
-        return hasattr(getattr(endpoint, method, None), "exposed")
+        return rpc_method(endpoint, method) and hasattr(getattr(endpoint, method), "exposed")
 
 
 class PingEndpoint:
@@ -206,7 +269,7 @@ class RPCDispatcher:
                 imp_version, version
             ):
                 continue
-            if hasattr(endpoint, method) and policy.is_allowed(endpoint, method):
+            if rpc_method(endpoint, method) and policy.is_allowed(endpoint, method):
                 return self._call(endpoint, method, ctxt, args)
             found_compatible = True
         if found_compatible:
@@ -302,6 +365,12 @@ class RPCDispatcher:
                 f"not {type(namespace).__name__}"
             )
         version = message.get("version", DEFAULT_VERSION)
+        if not isinstance(version, str):
+            # Checked before parse_version(), whose cache cannot hash a list.
+            raise exceptions.InvalidRequest(
+                f"The 'version' of RPC method {method!r} must be a string, "
+                f"not {type(version).__name__}"
+            )
         try:
             _utils.parse_version(version)
         except ValueError as exc:

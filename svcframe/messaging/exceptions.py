@@ -14,7 +14,11 @@ __all__ = [
     "RetriableError",
     "MessagingTimeout",
     "MessageDeliveryFailure",
+    "MessageUndeliverable",
+    "UnroutableCall",
     "TransportUnavailable",
+    "ClientSendError",
+    "ServerListenError",
     "RemoteError",
     "InvalidTarget",
     "InvalidTransportURL",
@@ -46,6 +50,35 @@ class MessagingTimeout(RetriableError):
 
 class MessageDeliveryFailure(RetriableError):
     """The message could not be handed to the broker, or the broker could not route it."""
+
+
+class MessageUndeliverable(MessageDeliveryFailure):
+    """The broker returned a message it could not route (at-least-once delivery).
+
+    Raised at once by a call or cast sent with
+    ``TransportOptions(at_least_once=True)`` when no queue is bound to its
+    routing key.  The arguments are oslo.messaging's.
+    """
+
+    def __init__(self, exception=None, exchange=None, routing_key=None, message=None):
+        self.exception = exception
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.message = message
+        super().__init__(
+            f"No queue is bound to {routing_key!r} on exchange {exchange!r}: "
+            f"the broker returned the message ({exception})"
+        )
+
+
+class UnroutableCall(MessagingTimeout, MessageDeliveryFailure):
+    """No server listens on the call's topic: the broker returned the request.
+
+    A MessagingTimeout, raised at once instead of after the call timeout:
+    code written for oslo.messaging, where such a call times out, catches
+    it unchanged.  Ask for MessageUndeliverable with
+    ``TransportOptions(at_least_once=True)``.
+    """
 
 
 class TransportUnavailable(MessageDeliveryFailure):
@@ -108,8 +141,26 @@ class RPCVersionCapError(MessagingException):
         )
 
 
+class ClientSendError(MessagingException):
+    """A client failed to send a message to ``target`` (oslo.messaging's name)."""
+
+    def __init__(self, target, ex):
+        self.target = target
+        self.ex = ex
+        super().__init__(f'Failed to send to target "{target}": {ex}')
+
+
 class MessagingServerError(MessagingException):
     """A server-side failure to handle a message."""
+
+
+class ServerListenError(MessagingServerError):
+    """A server could not start consuming on its target (oslo.messaging's name)."""
+
+    def __init__(self, target, ex):
+        self.target = target
+        self.ex = ex
+        super().__init__(f"Failed to listen on target {target!r}: {ex}")
 
 
 class RPCDispatcherError(MessagingServerError):

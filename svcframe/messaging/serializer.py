@@ -4,7 +4,7 @@ import abc
 
 from svcframe.context import RequestContext
 
-__all__ = ["Serializer", "NoOpSerializer", "RequestContextSerializer"]
+__all__ = ["Serializer", "NoOpSerializer", "JsonPayloadSerializer", "RequestContextSerializer"]
 
 
 class Serializer(abc.ABC):
@@ -50,6 +50,16 @@ class NoOpSerializer(Serializer):
 
     def deserialize_context(self, ctxt):
         return ctxt
+
+
+class JsonPayloadSerializer(NoOpSerializer):
+    """Turns entities into JSON primitives (objects by their ``__dict__``), as oslo.messaging's."""
+
+    @staticmethod
+    def serialize_entity(context, entity):
+        from oslo_serialization import jsonutils
+
+        return jsonutils.to_primitive(entity, convert_instances=True)
 
 
 class RequestContextSerializer(Serializer):

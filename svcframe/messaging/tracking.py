@@ -10,7 +10,6 @@ run longer than the threshold (a request that never ends is seen too), or
 when it ends, if it crossed the threshold between two looks.
 """
 
-import collections
 import itertools
 import logging
 import os
@@ -23,15 +22,15 @@ from svcframe.messaging import exceptions
 
 __all__ = [
     "ServerRequest",
+    "add_server",
     "client_outcome",
     "finish",
     "gauges",
     "in_flight",
-    "queued",
+    "received",
     "record_client",
     "servers",
     "start",
-    "unqueued",
 ]
 
 LOG = logging.getLogger("svcframe.messaging.slow")
@@ -39,11 +38,10 @@ LOG = logging.getLogger("svcframe.messaging.slow")
 _ids = itertools.count()
 # Requests running in this process; plain dict operations are atomic.
 _running = {}
-# Requests handed to an executor and not started yet, per topic.
-_queued = collections.Counter()
-_queued_lock = threading.Lock()
-#: The RPC servers of this process, for reports on their executors.
+#: The RPC servers of this process: their gauges, and reports on their executors.
 servers = weakref.WeakSet()
+# Every topic a server of this process served: its gauges drop to 0, not vanish.
+_topics = set()
 # The slow-request watcher runs in this pid (a forked child starts its own).
 _watcher_pid = None
 _watcher_lock = threading.Lock()
@@ -90,25 +88,21 @@ class ServerRequest:
         return time.monotonic() - self.started
 
 
-def queued(topic):
-    """A request was handed to the executor; it waits for a thread."""
-    with _queued_lock:
-        _queued[topic] += 1
+def add_server(server):
+    """``server`` (an RPCServer) counts in this process's gauges from now on."""
+    servers.add(server)
+    _topics.add(server.target.topic)
+
+
+def received():
+    """A server received a request: this process samples its gauges."""
     metrics.sample_rpc_gauges()
 
 
-def unqueued(topic):
-    """A queued request will not run (the executor refused it)."""
-    with _queued_lock:
-        _queued[topic] -= 1
-
-
 def start(topic, incoming, slow_threshold=0):
-    """A request leaves the executor's queue and starts running."""
+    """A server starts running a request."""
     request = ServerRequest(topic, incoming, slow_threshold)
     _running[request.key] = request
-    with _queued_lock:
-        _queued[topic] -= 1
     if slow_threshold and _watcher_pid != os.getpid():
         _start_watcher()
     return request
@@ -142,11 +136,17 @@ def _watch():
 
 
 def gauges():
-    """``{topic: (backlog, in_flight)}`` of this process now."""
-    with _queued_lock:
-        values = {topic: [count, 0] for topic, count in _queued.items()}
-    for request in list(_running.values()):
-        values.setdefault(request.topic, [0, 0])[1] += 1
+    """``{topic: (backlog, in_flight)}`` of this process now.
+
+    The backlog is what the servers received and no worker has started
+    yet (at most the prefetch); in flight is what their workers run.
+    """
+    values = {topic: [0, 0] for topic in list(_topics)}
+    for server in list(servers):
+        stats = server.stats()
+        pair = values.setdefault(server.target.topic, [0, 0])
+        pair[0] += stats["waiting"]
+        pair[1] += stats["running"]
     return {topic: tuple(pair) for topic, pair in values.items()}
 
 

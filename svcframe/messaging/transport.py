@@ -2,69 +2,38 @@
 
 import importlib.metadata
 import logging
-import re
+import sys
 from urllib import parse
 
 from stevedore import driver as stevedore_driver
 
+from svcframe.masking import MASK, mask_password, mask_url
 from svcframe.messaging import exceptions
 
 __all__ = [
+    "DriverLoadFailure",
+    "InvalidTransportURL",
     "Transport",
+    "RPCTransport",
+    "NotificationTransport",
     "TransportHost",
+    "TransportOptions",
     "TransportURL",
     "get_rpc_transport",
+    "get_transport",
+    "set_transport_defaults",
     "mask_password",
 ]
 
 LOG = logging.getLogger(__name__)
 
+# oslo_messaging.transport's names for these.
+DriverLoadFailure = exceptions.DriverLoadFailure
+InvalidTransportURL = exceptions.InvalidTransportURL
+
 DRIVER_NAMESPACE = "svcframe.drivers"
 EMBEDDED_SCHEME = "embedded"
 RABBIT_GROUP = "oslo_messaging_rabbit"
-MASK = "***"
-
-# A URL's scheme and everything after '://' up to whitespace or a quote.
-# Where the authority ends is decided per match (a password may hold '/').
-_URL_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>[^\s'\"<>]+)")
-
-
-def _mask_netloc_credentials(rest):
-    at = rest.rfind("@")
-    if at < 0:
-        return rest
-    # The host list ends at the first path, query or fragment mark after
-    # the last '@'; before that, every comma-separated 'user:pass@host'
-    # has its password masked.
-    end = len(rest)
-    for mark in "/?#":
-        pos = rest.find(mark, at)
-        if pos >= 0:
-            end = min(end, pos)
-    netloc, tail = rest[:end], rest[end:]
-    masked = []
-    for host in netloc.split(","):
-        if "@" in host:
-            creds, hostname = host.rsplit("@", 1)
-            if ":" in creds:
-                user = creds.split(":", 1)[0]
-                host = f"{user}:{MASK}@{hostname}"
-        masked.append(host)
-    return ",".join(masked) + tail
-
-
-def mask_password(text):
-    """``text`` with the password of every URL in it replaced by ``***``.
-
-    Works on any string (log lines, error messages) and on URLs with
-    several comma-separated ``user:pass@host`` entries.
-    """
-    text = str(text)
-    if "://" not in text:
-        return text
-    return _URL_RE.sub(
-        lambda m: m.group("scheme") + _mask_netloc_credentials(m.group("rest")), text
-    )
 
 
 class TransportHost:
@@ -168,7 +137,7 @@ class TransportURL:
             raise exceptions.InvalidTransportURL(
                 url, f"A transport URL must be a string, not {type(url).__name__}"
             )
-        masked = mask_password(url)
+        masked = mask_url(url)
         try:
             parts = parse.urlsplit(url)
         except ValueError as exc:
@@ -284,6 +253,25 @@ class TransportURL:
         return url
 
 
+class TransportOptions:
+    """Per-client delivery options, as oslo.messaging's.
+
+    ``at_least_once``: requests are published mandatory and a call or cast
+    no queue takes raises MessageUndeliverable at once (a cast waits for
+    the broker's confirm).
+    """
+
+    def __init__(self, at_least_once=False):
+        self._at_least_once = at_least_once
+
+    @property
+    def at_least_once(self):
+        return self._at_least_once
+
+    def __repr__(self):
+        return f"<TransportOptions at_least_once={self._at_least_once}>"
+
+
 class Transport:
     """A messaging transport: the driver for one URL, shared by clients and servers."""
 
@@ -300,9 +288,14 @@ class Transport:
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         if not target.topic:
             raise exceptions.InvalidTarget("A topic is required to send", target)
+        kwargs = {}
+        if transport_options is not None:
+            # Only then: third-party drivers written before the argument keep working.
+            kwargs["transport_options"] = transport_options
         return self._driver.send(
             target,
             ctxt,
@@ -311,7 +304,20 @@ class Transport:
             timeout=timeout,
             call_monitor_timeout=call_monitor_timeout,
             retry=retry,
+            **kwargs,
         )
+
+    def _send_notification(self, target, ctxt, message, version, retry=None):
+        if not target.topic:
+            raise exceptions.InvalidTarget("A topic is required to send", target)
+        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+
+    def _listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        for target, _priority in targets_and_priorities:
+            if not target.topic:
+                raise exceptions.InvalidTarget("A notification target needs a topic", target)
+        kwargs = {"exclusive": True} if exclusive else {}
+        return self._driver.listen_for_notifications(targets_and_priorities, pool, **kwargs)
 
     def _listen(self, target):
         if not (target.topic and target.server):
@@ -333,6 +339,46 @@ class Transport:
         return f"<Transport {self._driver.url}>"
 
 
+class RPCTransport(Transport):
+    """A transport for RPC clients and servers (oslo.messaging's name)."""
+
+
+class NotificationTransport(Transport):
+    """A transport for notifiers and notification listeners (oslo.messaging's name)."""
+
+
+def set_transport_defaults(control_exchange):
+    """Set the default of ``[DEFAULT] control_exchange`` (nova sets ``nova``).
+
+    oslo.messaging's definition of the option is changed too when it is
+    loaded: both libraries register the option on one ConfigOpts, and
+    oslo.config refuses two definitions that differ in their default.
+    """
+    from oslo_config import cfg
+
+    from svcframe.conf import messaging as messaging_conf
+
+    cfg.set_defaults(messaging_conf.messaging_opts, control_exchange=control_exchange)
+    oslo_transport = sys.modules.get("oslo_messaging.transport")
+    if oslo_transport is not None:
+        cfg.set_defaults(oslo_transport._transport_opts, control_exchange=control_exchange)
+
+
+def _configured_url(conf):
+    """``[DEFAULT] transport_url``, or None when it is set nowhere: the embedded transport.
+
+    The option keeps oslo.messaging's definition (default ``rabbit://``) so
+    that both libraries can register it; a value that only comes from that
+    default still means svcframe's broker-less default.
+    """
+    from oslo_config import cfg
+
+    location = conf.get_location("transport_url")
+    if location is not None and location.location is cfg.Locations.opt_default:
+        return None
+    return conf.transport_url
+
+
 def _available_schemes():
     return sorted({ep.name for ep in importlib.metadata.entry_points(group=DRIVER_NAMESPACE)})
 
@@ -341,19 +387,28 @@ def _raise_load_failure(manager, entrypoint, exc):
     raise exc
 
 
-def get_rpc_transport(conf, url=None, allowed_remote_exmods=None):
+def get_rpc_transport(conf, url=None, allowed_remote_exmods=None, transport_cls=RPCTransport):
     """A Transport for ``url`` (default ``[DEFAULT] transport_url``; unset: embedded).
 
     Registers the messaging options on ``conf``. ``allowed_remote_exmods``
     lists the modules whose exceptions a caller re-raises as themselves
     (builtins always are); any other remote exception becomes RemoteError.
     """
+    return _get_transport(conf, url, allowed_remote_exmods, transport_cls)
+
+
+def get_transport(conf, url=None, allowed_remote_exmods=None, transport_cls=RPCTransport):
+    """oslo.messaging's older name of get_rpc_transport (it still works there, deprecated)."""
+    return _get_transport(conf, url, allowed_remote_exmods, transport_cls)
+
+
+def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
     # Imported here so that importing svcframe.messaging stays light.
     from svcframe.conf import register_messaging_opts
 
     register_messaging_opts(conf)
     if url is None:
-        url = conf.transport_url
+        url = _configured_url(conf)
     if isinstance(url, TransportURL):
         parsed = url
     elif not url:
@@ -384,4 +439,4 @@ def get_rpc_transport(conf, url=None, allowed_remote_exmods=None):
         else:
             msg = f"Cannot load the {scheme!r} transport driver for {parsed}: {exc}"
         raise exceptions.DriverLoadFailure(mask_password(msg)) from None
-    return Transport(manager.driver)
+    return transport_cls(manager.driver)

@@ -6,12 +6,14 @@ message), so that either side can talk to the other over one broker.
 """
 
 import json
+import re
 import sys
 import traceback
 import uuid
 
 from oslo_serialization import jsonutils
 
+from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
 __all__ = [
@@ -25,6 +27,9 @@ __all__ = [
     "serialize_failure",
     "deserialize_failure",
     "MalformedMessage",
+    "InvalidReplyAddress",
+    "valid_queue_name",
+    "scan_reply_address",
 ]
 
 ENVELOPE_VERSION = "2.0"
@@ -36,6 +41,63 @@ _CONTEXT_PREFIX = "_context_"
 
 class MalformedMessage(exceptions.MessagingServerError):
     """The body cannot be decoded into a message at all; there is nobody to reply to."""
+
+
+class InvalidReplyAddress(MalformedMessage):
+    """A call whose ``_reply_q`` or ``_msg_id`` cannot be used: it is not run, nor answered."""
+
+
+# AMQP short strings: at most 255 bytes.
+_MAX_NAME_BYTES = 255
+
+
+def valid_queue_name(name):
+    """Whether ``name`` from the wire may be used as a queue name (reply queues).
+
+    A string of 1 to 255 UTF-8 bytes without '/' or control characters:
+    what the broker and the embedded transport (a file name) both accept.
+    """
+    if not isinstance(name, str) or not name:
+        return False
+    if len(name) > _MAX_NAME_BYTES or len(name.encode("utf-8", "replace")) > _MAX_NAME_BYTES:
+        return False
+    return "/" not in name and name.isprintable()
+
+
+def _valid_msg_id(msg_id):
+    return isinstance(msg_id, str) and 0 < len(msg_id) <= _MAX_NAME_BYTES and msg_id.isprintable()
+
+
+# The reply address of a request JSON cannot parse (nested too deep, too
+# big): top-level keys of the inner message, as they appear escaped inside
+# the envelope's string or unescaped in a version 1.0 body.
+_SCAN_PATTERNS = {
+    key: (
+        re.compile(r'(?:^|[{,]\s*)\\"' + key + r'\\":\s*\\"([^"\\]{1,255})\\"'),
+        re.compile(r'(?:^|[{,]\s*)"' + key + r'":\s*"([^"\\]{1,255})"'),
+    )
+    for key in ("_msg_id", "_reply_q")
+}
+
+
+def scan_reply_address(body):
+    """(msg_id, reply_q) found by pattern in a body that cannot be parsed, or (None, None)."""
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        body = bytes(body).decode("utf-8", "replace")
+    if not isinstance(body, str):
+        return None, None
+    found = {}
+    for key, patterns in _SCAN_PATTERNS.items():
+        for pattern in patterns:
+            # The last match: the top-level keys come after the arguments.
+            matches = pattern.findall(body)
+            if matches:
+                found[key] = matches[-1]
+                break
+    msg_id, reply_q = found.get("_msg_id"), found.get("_reply_q")
+    if _valid_msg_id(msg_id) and valid_queue_name(reply_q):
+        return msg_id, reply_q
+    return None, None
 
 
 def _dumps(obj):
@@ -96,7 +158,7 @@ def peek_reply_address(body):
         msg_id, reply_q = inner.get("_msg_id"), inner.get("_reply_q")
     except Exception:
         return None, None
-    if isinstance(msg_id, str) and isinstance(reply_q, str):
+    if _valid_msg_id(msg_id) and valid_queue_name(reply_q):
         return msg_id, reply_q
     return None, None
 
@@ -158,9 +220,20 @@ def parse_request(inner):
     unique_id = message.pop("_unique_id", None)
     # oslo.messaging hands endpoints the call-monitor timeout in the context.
     ctxt["client_timeout"] = client_timeout
-    if not isinstance(msg_id, str) or not isinstance(reply_q, str):
-        msg_id = reply_q = None
+    if not isinstance(unique_id, str):
+        unique_id = None
+    if msg_id is None and reply_q is None:
+        pass
+    elif not _valid_msg_id(msg_id) or not valid_queue_name(reply_q):
+        raise InvalidReplyAddress(
+            f"unusable reply address: _reply_q {_excerpt(reply_q)}, _msg_id {_excerpt(msg_id)}"
+        )
     return Request(ctxt, message, msg_id, reply_q, client_timeout, unique_id)
+
+
+def _excerpt(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def build_reply(msg_id, result=None, failure=None, ending=True):
@@ -175,7 +248,12 @@ def build_reply(msg_id, result=None, failure=None, ending=True):
 
 
 def serialize_failure(exc_info):
-    """The JSON string oslo.messaging puts in a reply's ``failure``."""
+    """The JSON string oslo.messaging puts in a reply's ``failure``.
+
+    ``tb`` is the formatted traceback (chained exceptions included), or an
+    empty list when ``exc_info`` has no traceback (``rpc_send_tracebacks``
+    off).  Passwords in URLs are masked in the message and the traceback.
+    """
     exc = exc_info[1]
     cls_name = type(exc).__name__
     mod_name = type(exc).__module__
@@ -185,10 +263,12 @@ def serialize_failure(exc_info):
     data = {
         "class": cls_name,
         "module": mod_name,
-        "message": str(exc),
-        "tb": traceback.format_exception(*exc_info),
-        "args": exc.args,
-        "kwargs": getattr(exc, "kwargs", {}),
+        "message": mask_password(str(exc)),
+        "tb": [mask_password(line) for line in traceback.format_exception(*exc_info)]
+        if exc_info[2] is not None
+        else [],
+        "args": [_masked(a) for a in exc.args],
+        "kwargs": {k: _masked(v) for k, v in getattr(exc, "kwargs", {}).items()},
     }
     try:
         return _dumps(data)
@@ -198,6 +278,24 @@ def serialize_failure(exc_info):
         data["args"] = [str(a) for a in exc.args]
         data["kwargs"] = {}
         return _dumps(data)
+
+
+def _masked(value):
+    return mask_password(value) if isinstance(value, str) else value
+
+
+def _text(value, limit=1000):
+    """A bounded string for any value a peer sent where a string belongs."""
+    if value is None or isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - a repr must not fail an error report
+            text = f"<{type(value).__name__}>"
+    if text is not None and len(text) > limit:
+        text = text[:limit] + "..."
+    return text
 
 
 def deserialize_failure(data, allowed_remote_exmods):
@@ -211,24 +309,42 @@ def deserialize_failure(data, allowed_remote_exmods):
         failure = json.loads(data)
         if not isinstance(failure, dict):
             raise ValueError("not an object")
-    except (TypeError, ValueError):
-        return exceptions.RemoteError("UnknownError", str(data), [])
-    trace = failure.get("tb") or []
+    except (TypeError, ValueError, RecursionError):
+        return exceptions.RemoteError("UnknownError", _text(data), [])
     name = failure.get("class")
     module = failure.get("module")
-    message = f"{failure.get('message', '')}\n" + "\n".join(trace)
+    text = failure.get("message", "")
+    trace = failure.get("tb") or []
+    args = failure.get("args", [])
+    kwargs = failure.get("kwargs", {})
+    trace_ok = isinstance(trace, list) and all(isinstance(line, str) for line in trace)
+    if not trace_ok:
+        trace = [_text(trace)]
+    well_formed = (
+        trace_ok
+        and isinstance(name, str)
+        and isinstance(module, str)
+        and isinstance(text, str)
+        and isinstance(args, list)
+        and isinstance(kwargs, dict)
+    )
+    if not well_formed:
+        # A peer that sends a failure of the wrong shape gets no say in
+        # which exception the caller sees.
+        return exceptions.RemoteError(_text(name), _text(text), trace)
+    message = f"{text}\n" + "\n".join(trace)
     if module in _EXCEPTIONS_MODULES:
         module = _BUILTINS
     if module != _BUILTINS and module not in allowed_remote_exmods:
-        return exceptions.RemoteError(name, failure.get("message"), trace)
+        return exceptions.RemoteError(name, text, trace)
     try:
         __import__(module)
         klass = getattr(sys.modules[module], name)
         if not (isinstance(klass, type) and issubclass(klass, Exception)):
             raise TypeError("Can only deserialize Exceptions")
-        exc = klass(*failure.get("args", []), **failure.get("kwargs", {}))
+        exc = klass(*args, **kwargs)
     except (AttributeError, TypeError, ImportError, ValueError):
-        return exceptions.RemoteError(name, failure.get("message"), trace)
+        return exceptions.RemoteError(name, text, trace)
 
     def str_override(self):
         return message

@@ -27,9 +27,9 @@ __all__ = [
 
 #: A component name: a lowercase identifier, at most MAX_NAME_LENGTH characters
 #: (the generated code keeps to 100 columns with names that long).
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 MAX_NAME_LENGTH = 24
-PACKAGE_PATTERN = re.compile(r"^[a-z_][a-z0-9_]*$")
+PACKAGE_PATTERN = re.compile(r"[a-z_][a-z0-9_]*")
 MAX_PACKAGE_LENGTH = 32
 
 #: Each generated file: its template in templates/ and its path in the project.
@@ -94,7 +94,7 @@ def default_package(name):
 
 def validate_name(name):
     """Raise ScaffoldError unless ``name`` can name a component."""
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise ScaffoldError(
             f"invalid component name {name!r}: use a lowercase identifier that starts with "
             "a letter (letters, digits and underscores), e.g. billing"
@@ -115,7 +115,7 @@ def validate_name(name):
 
 def validate_package(package):
     """Raise ScaffoldError unless ``package`` can name the component's new package."""
-    if not PACKAGE_PATTERN.match(package) or keyword.iskeyword(package):
+    if not PACKAGE_PATTERN.fullmatch(package) or keyword.iskeyword(package):
         raise ScaffoldError(
             f"invalid package name {package!r}: use a lowercase Python identifier, e.g. svc_billing"
         )

@@ -21,6 +21,10 @@ __all__ = ["NoValidHost", "SchedulerManager", "WORKER_BINARY"]
 LOG = logging.getLogger(__name__)
 
 WORKER_BINARY = "svc-worker"
+# What a peer can make a scheduler remember: names of this length at most,
+# and this many hosts at most (announcements also expire).
+MAX_HOST_NAME = 255
+MAX_ANNOUNCED_HOSTS = 10000
 
 
 class NoValidHost(Exception):
@@ -36,6 +40,8 @@ class SchedulerManager(Manager):
     """Places tasks on workers; keeps what every worker announced."""
 
     target = messaging.Target(version="1.0")
+    #: The release name of this API version in the client's VERSION_ALIASES.
+    release = "alpha"
     service_name = "scheduler"
 
     def __init__(self, host=None, conf=None):
@@ -63,11 +69,33 @@ class SchedulerManager(Manager):
 
     def announce(self, context, host, capabilities):
         """A worker's capabilities (a fanout cast every worker sends periodically)."""
+        if not isinstance(host, str) or not 0 < len(host) <= MAX_HOST_NAME:
+            LOG.warning("Ignored an announcement with an invalid host name")
+            return
+        if not isinstance(capabilities, dict) or not isinstance(
+            capabilities.get("kinds", []), list
+        ):
+            LOG.warning("Ignored an announcement from %.255s: capabilities are malformed", host)
+            return
+        now = time.monotonic()
         with self._lock:
+            self._forget_expired_locked(now)
             known = host in self._announced
-            self._announced[host] = (capabilities, time.monotonic())
+            self._announced.pop(host, None)
+            self._announced[host] = (capabilities, now)
+            while len(self._announced) > MAX_ANNOUNCED_HOSTS:
+                # Oldest first: whoever floods us with names pushes out its own.
+                self._announced.pop(next(iter(self._announced)))
         if not known:
             LOG.info("Worker %s announced: %s", host, ", ".join(capabilities.get("kinds", [])))
+
+    def _forget_expired_locked(self, now):
+        # Announcements older than the age _pick_host still trusts (twice,
+        # for list_workers) are of no use: a peer cannot make us keep
+        # every name it ever sent.
+        horizon = now - 2 * self.conf.scheduler.announcement_max_age
+        for host in [h for h, (_, at) in self._announced.items() if at < horizon]:
+            del self._announced[host]
 
     @messaging.expected_exceptions(NoValidHost)
     def submit_task(self, context, kind, params=None, progress_interval=None):
@@ -84,6 +112,7 @@ class SchedulerManager(Manager):
         up = set(self.servicegroup.get_up_hosts(WORKER_BINARY))
         now = time.monotonic()
         with self._lock:
+            self._forget_expired_locked(now)
             announced = dict(self._announced)
         hosts = sorted(up | set(announced))
         return [

@@ -34,8 +34,20 @@ class API:
         self.service_down_time = servicegroup_conf.effective_service_down_time(self.conf)
         self.driver = _load_driver(self.conf, self.service_down_time)
 
-    def join(self, host, binary, topic=None, version=None, report_interval=None):
+    def join(
+        self,
+        host,
+        binary,
+        topic=None,
+        version=None,
+        report_interval=None,
+        release=None,
+        rpc_api_version=None,
+    ):
         """Start heartbeats for ``binary`` on ``host`` in this process; return the Membership.
+
+        Every heartbeat records ``version`` (an integer), ``release`` (the
+        component's release) and ``rpc_api_version`` when they are given.
 
         The first report happens after ``initial_report_delay`` seconds, then
         every ``report_interval`` (the argument, else the configured one).
@@ -54,6 +66,8 @@ class API:
             version,
             report_interval=report_interval or self.report_interval,
             initial_delay=self.conf.initial_report_delay,
+            release=release,
+            rpc_api_version=rpc_api_version,
         )
         return membership.start()
 
@@ -62,7 +76,7 @@ class API:
         return self.driver.is_up(record)
 
     def get_updated_time(self, record):
-        """When the registry last changed or heard from ``record``'s service."""
+        """When ``record``'s service last reported; administrative changes do not move it."""
         return self.driver.updated_time(record)
 
     def get(self, host, binary):

@@ -5,6 +5,7 @@ import threading
 import time
 
 from svcframe import metrics
+from svcframe.masking import mask_password
 from svcframe.servicegroup.exceptions import ServiceGroupError
 
 __all__ = ["Membership"]
@@ -22,11 +23,30 @@ class Membership:
     is blocked on an unreachable registry.
     """
 
-    def __init__(self, driver, host, binary, topic, version, report_interval, initial_delay):
+    def __init__(
+        self,
+        driver,
+        host,
+        binary,
+        topic,
+        version,
+        report_interval,
+        initial_delay,
+        release=None,
+        rpc_api_version=None,
+    ):
         self.host = host
         self.binary = binary
         self.topic = topic
         self.version = version
+        self.release = release
+        self.rpc_api_version = rpc_api_version
+        # Only what is known: a driver written before these existed still reports.
+        self._versions = {
+            name: value
+            for name, value in (("release", release), ("rpc_api_version", rpc_api_version))
+            if value is not None
+        }
         self._driver = driver
         self._report_interval = report_interval
         self._initial_delay = initial_delay
@@ -70,7 +90,7 @@ class Membership:
 
     def _report(self):
         try:
-            self._driver.report(self.host, self.binary, self.topic, self.version)
+            self._driver.report(self.host, self.binary, self.topic, self.version, **self._versions)
         except ServiceGroupError as exc:
             metrics.record_heartbeat("error")
             if not self._failing:
@@ -79,7 +99,7 @@ class Membership:
                     self.binary,
                     self.host,
                     self._report_interval,
-                    exc,
+                    mask_password(exc),
                 )
             self._failing = True
         except Exception:

@@ -54,6 +54,8 @@ services = sa.Table(
     sa.Column("version", sa.Integer),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime),
+    sa.Column("release", sa.String(64)),
+    sa.Column("rpc_api_version", sa.String(16)),
     sa.UniqueConstraint("host", "binary", name="uniq_services0host0binary"),
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",

@@ -30,6 +30,9 @@ class ServiceRecord:
     version: int | None = None
     created_at: datetime.datetime | None = None
     updated_at: datetime.datetime | None = None
+    #: The component's release (Manager.release) and the RPC API version it serves.
+    release: str | None = None
+    rpc_api_version: str | None = None
 
     @property
     def status(self):

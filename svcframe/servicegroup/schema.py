@@ -57,7 +57,25 @@ def _create_services_v1(connection):
     v1.create_all(connection)
 
 
-MIGRATIONS = (Migration(1, "create the services table", _create_services_v1),)
+def _add_versions_v2(connection):
+    _add_column(connection, "services", sa.Column("release", sa.String(64)))
+    _add_column(connection, "services", sa.Column("rpc_api_version", sa.String(16)))
+
+
+def _add_column(connection, table, column):
+    """ALTER TABLE ... ADD COLUMN for a nullable column, names quoted (release is reserved)."""
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    column_type = column.type.compile(dialect=dialect)
+    connection.execute(
+        sa.text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {column_type}")
+    )
+
+
+MIGRATIONS = (
+    Migration(1, "create the services table", _create_services_v1),
+    Migration(2, "record each service's release and RPC API version", _add_versions_v2),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

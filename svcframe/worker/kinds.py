@@ -5,16 +5,26 @@
 
 import time
 
-__all__ = ["KINDS", "UnknownTaskKind"]
+__all__ = ["KINDS", "MAX_SLEEP_SECONDS", "UnknownTaskKind"]
 
 
 class UnknownTaskKind(ValueError):
     """The worker has no task kind of that name."""
 
 
+# A sleep task holds an executor thread: a peer must not be able to pin
+# them all for hours.
+MAX_SLEEP_SECONDS = 300
+
+
 def _sleep(params, report):
-    """Sleep ``seconds`` (default 1), reporting progress along the way."""
-    seconds = float(params.get("seconds", 1))
+    """Sleep ``seconds`` (default 1, at most MAX_SLEEP_SECONDS), reporting progress."""
+    try:
+        seconds = float(params.get("seconds", 1))
+    except (TypeError, ValueError):
+        raise ValueError("sleep: 'seconds' must be a number")
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:
+        raise ValueError(f"sleep: 'seconds' must be between 0 and {MAX_SLEEP_SECONDS}")
     steps = max(1, int(seconds * 10))
     for step in range(1, steps + 1):
         time.sleep(seconds / steps)

@@ -22,6 +22,8 @@ class WorkerManager(Manager):
     """Runs the tasks cast to ``worker.<host>``."""
 
     target = messaging.Target(version="1.1")
+    #: The release name of this API version in the client's VERSION_ALIASES.
+    release = "beta"
     service_name = "worker"
 
     def __init__(self, host=None, conf=None):

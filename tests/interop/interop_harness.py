@@ -9,6 +9,7 @@ subprocess, and so is every svcframe peer, so both run the same script.
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -31,6 +32,36 @@ RUN_TIMEOUT = 90
 
 def unique(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def rabbitmqctl(*args):
+    """True when ``rabbitmqctl ARGS`` succeeded."""
+    command = shutil.which("rabbitmqctl") or shutil.which("rabbitmqctl", path="/usr/sbin")
+    if command is None:
+        return False
+    try:
+        return subprocess.run([command, *args], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def create_vhost(prefix):
+    """A new virtual host guest may use, or None when rabbitmqctl cannot make one."""
+    name = unique(prefix)
+    if not rabbitmqctl("add_vhost", name):
+        return None
+    if not rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
+        rabbitmqctl("delete_vhost", name)
+        return None
+    return name
+
+
+def delete_vhost(name):
+    # A broker restarting under the tests refuses it for a moment.
+    for _ in range(3):
+        if rabbitmqctl("delete_vhost", name):
+            return
+        time.sleep(2)
 
 
 def write_config(directory, exchange, **rabbit_options):

@@ -43,6 +43,7 @@ METRICS = [
     ("seq_p99_ms", "  p99", "ms"),
     ("casts_per_s", "{casts} casts, until consumed", "casts/s"),
     ("cast_publish_per_s", "  client publish rate alone", "casts/s"),
+    ("casts_on_receipt_per_s", "  svcframe casts acked on receipt", "casts/s"),
     ("conc_calls_per_s", "{threads} callers (svcframe: shared client)", "calls/s"),
     ("conc_p50_ms", "  p50", "ms"),
     ("conc_p99_ms", "  p99", "ms"),
@@ -286,9 +287,37 @@ def print_paired(paired):
         print("\n".join(rows))
 
 
+# (label, svcframe metric, reference system, its metric, threshold): delivery modes and the floor.
+SAME_RUN_TARGETS = [
+    (
+        "after_processing casts >= 0.85x on_receipt",
+        "casts_per_s",
+        "svcframe",
+        "casts_on_receipt_per_s",
+        0.85,
+    ),
+    ("sequential calls >= 0.9x kombu floor", "seq_calls_per_s", "kombu", "seq_calls_per_s", 0.9),
+    ("8 callers >= 0.9x kombu floor", "conc_calls_per_s", "kombu", "conc_calls_per_s", 0.9),
+    ("casts >= 0.9x kombu floor", "casts_per_s", "kombu", "casts_per_s", 0.9),
+]
+
+
 def targets(summary):
     mine, oslo = summary.get("svcframe", {}), summary.get("oslo", {})
     out = []
+    for label, key, system, ref_key, threshold in SAME_RUN_TARGETS:
+        ref = summary.get(system, {})
+        if key not in mine or ref_key not in ref:
+            continue
+        a, b = mine[key]["median"], ref[ref_key]["median"]
+        value = a / b if b else float("nan")
+        out.append(
+            {
+                "target": label,
+                "met": value >= threshold,
+                "detail": f"{value:.2f}x ({a:.0f} vs {b:.0f})",
+            }
+        )
     for label, key, ref_key, kind, threshold in TARGETS:
         if key not in mine or ref_key not in oslo:
             continue

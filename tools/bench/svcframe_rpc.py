@@ -10,6 +10,11 @@ its own transport (own publisher connection and reply queue).
 Publisher confirms are always on in svcframe's rabbit driver (pipelined:
 a publish does not wait for its ack), so the cast figures include them.
 
+Casts are measured in both acknowledgement modes: the main server acks
+them after processing (``rpc_ack_mode``'s default), a second server on
+``<topic>_onr`` acks them when a worker starts them (``on_receipt``).
+Calls are acked when started in both modes: their rows are the same.
+
 With ``"metrics": true`` in the params both processes record Prometheus
 metrics, as a service with ``[metrics] port`` set does (see metrics_cost.py).
 """
@@ -60,19 +65,31 @@ def server_main(args):
     target = messaging.Target(topic=args.topic, server=server_name)
     stop = threading.Event()
     server = messaging.get_rpc_server(
-        transport, target, [_common.BenchEndpoint(stop)], executor="threading"
+        transport,
+        target,
+        [_common.BenchEndpoint(stop)],
+        executor="threading",
+        ack_mode="after_processing",
+    )
+    on_receipt = messaging.get_rpc_server(
+        transport,
+        messaging.Target(topic=f"{args.topic}_onr", server=server_name),
+        [_common.BenchEndpoint(threading.Event())],
+        executor="threading",
+        ack_mode="on_receipt",
     )
     profiler.start()
     server.start()
-    print(
-        f"{_common.READY_MARK}pid={os.getpid()} queues={args.topic},{args.topic}.{server_name}",
-        flush=True,
-    )
+    on_receipt.start()
+    queues = [args.topic, f"{args.topic}.{server_name}"]
+    queues += [f"{args.topic}_onr", f"{args.topic}_onr.{server_name}"]
+    print(f"{_common.READY_MARK}pid={os.getpid()} queues={','.join(queues)}", flush=True)
     stop.wait(args.server_max_s)
     # Let the shutdown cast's own handling finish before stopping.
     time.sleep(0.05)
-    server.stop()
-    server.wait()
+    for rpc_server in (server, on_receipt):
+        rpc_server.stop()
+        rpc_server.wait()
     profiler.stop()
     transport.cleanup()
 
@@ -129,6 +146,12 @@ def client_main(args):
         profiler = _common.Profiler(args.profile_dir, "svcframe-client")
         profiler.start()
         _common.run_workloads(call, cast, args.params, res, modes, args.params.get("only"))
+        only = args.params.get("only")
+        if only is None or "casts" in only:
+            onr = messaging.get_rpc_client(
+                transport, messaging.Target(topic=f"{args.topic}_onr"), timeout=120
+            )
+            res["casts_on_receipt_per_s"] = _casts_per_s(onr, args.params["casts"])
         profiler.stop()
         cast("shutdown")
         queues.extend(q for q in map(_reply_queue, transports) if q)
@@ -140,6 +163,19 @@ def client_main(args):
     finally:
         if server.poll() is None:
             _common.stop_server(server, timeout=0)
+
+
+def _casts_per_s(client, n):
+    """Casts/s until consumed, as run_workloads measures them, on another client."""
+    client.call({}, "reset")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        client.cast({}, "noop")
+    got = client.call({}, "wait_count", n=n, timeout=300)
+    elapsed = time.perf_counter() - t0
+    if got != n:
+        raise AssertionError(f"the server consumed {got} of {n} casts")
+    return round(n / elapsed, 1)
 
 
 def main():

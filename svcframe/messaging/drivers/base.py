@@ -36,6 +36,7 @@ class Driver(abc.ABC):
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         """Send ``message`` (method, args, namespace?, version?) with the serialized ``ctxt``.
 
@@ -45,8 +46,26 @@ class Driver(abc.ABC):
         or raise the remote failure; MessagingTimeout after ``timeout``
         seconds, or after ``call_monitor_timeout`` seconds without a
         heartbeat from the server.  ``retry`` bounds connection attempts
-        (None or -1: forever, 0: once).
+        (None or -1: forever, 0: once).  ``transport_options`` (a
+        TransportOptions) with ``at_least_once`` asks the broker to return a
+        message no queue takes: MessageUndeliverable, for a cast too.
         """
+
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        """Publish a notification ``message`` on ``target.topic`` (``<topic>.<priority>``).
+
+        ``version`` 2.0 wraps it in the message envelope; 1.0 sends it bare.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not send notifications")
+
+    def listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        """A Listener for notifications of each (target, priority); one shared queue per pool.
+
+        ``exclusive``: queues of the listener's own, deleted with its connection.
+
+        Its messages have ``ctxt``, ``message``, ``acknowledge()`` and ``requeue()``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not receive notifications")
 
     @abc.abstractmethod
     def listen(self, target):
@@ -110,17 +129,60 @@ class IncomingMessage(abc.ABC):
     def heartbeat(self):
         """Tell the caller the request is still being worked on (call monitor)."""
 
+    def claim(self):
+        """Called by the server when a worker is about to run the message.
+
+        False means: do not run it, the broker delivers it again (it was
+        received on a connection that has since been lost).
+        """
+        return True
+
+    def acknowledge(self):
+        """Tell the broker this message is handled: it is not delivered again.
+
+        The server calls it when a worker starts the message (acking on
+        receipt) or when the method has returned or raised (acking after
+        processing); a second call does nothing.  Drivers without
+        acknowledgements do nothing.
+        """
+        return None
+
+    def requeue(self):
+        """Give the message back to the broker, for another server: it was not started."""
+        return None
+
 
 class DuplicateFilter:
     """Remembers the last ``size`` unique ids, as oslo.messaging's _MsgIdCache."""
 
     def __init__(self, size=16):
-        self._seen = collections.deque(maxlen=size)
+        self._size = size
+        self._seen = collections.OrderedDict()
 
     def is_duplicate(self, unique_id):
-        if unique_id is None:
-            return False
-        if unique_id in self._seen:
+        """Whether ``unique_id`` was seen; remembers it if not."""
+        if self.seen(unique_id):
             return True
-        self._seen.append(unique_id)
+        self.remember(unique_id)
         return False
+
+    def seen(self, unique_id):
+        try:
+            return unique_id is not None and unique_id in self._seen
+        except TypeError:  # not hashable: not an id this side ever sent
+            return False
+
+    def remember(self, unique_id):
+        if unique_id is None:
+            return
+        try:
+            self._seen[unique_id] = None
+        except TypeError:
+            return
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+    def forget(self, unique_id):
+        """Let ``unique_id`` through again (its message went back to the broker unprocessed)."""
+        if unique_id is not None:
+            self._seen.pop(unique_id, None)

@@ -294,6 +294,7 @@ class FakeDriver(base.Driver):
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         if not wait_for_reply:
             body = wire.encode(wire.build_request(message, ctxt))

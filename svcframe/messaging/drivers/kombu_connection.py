@@ -4,9 +4,15 @@
 across reconnects (kombu's ConsumerMixin, reduced to what RPC needs):
 subclasses say which consumers to declare and what to do with a message;
 the loop connects, declares, drains, checks heartbeats, and on a
-connection error logs once, backs off and starts over.
+connection error logs once and reconnects: the first attempt at once (the
+broker is often back already, and servers must re-declare their queues
+before callers notice), later ones after a short, growing delay.
+
+A kombu connection belongs to one thread: acks and rejects decided
+elsewhere are handed to the thread (``flush()`` runs after every drain).
 """
 
+import collections
 import logging
 import random
 import socket
@@ -16,8 +22,8 @@ import time
 import amqp.exceptions
 
 from svcframe import metrics
+from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
-from svcframe.messaging.transport import mask_password
 
 __all__ = ["Backoff", "connect", "ConsumerThread", "connection_errors"]
 
@@ -26,6 +32,14 @@ LOG = logging.getLogger(__name__)
 # How long one drain may block: bounds how fast stop() and heartbeats react.
 DRAIN_TIMEOUT = 0.2
 FIRST_CONNECT_RETRIES = 1
+# Delays between attempts to reach a broker that went away after serving:
+# short enough that queues are back within a second of the broker, growing
+# so that a long outage is not a busy loop.
+RECONNECT_DELAY_START = 0.25
+RECONNECT_DELAY_STEP = 0.25
+RECONNECT_DELAY_MAX = 1.0
+# A connection lost sooner than this after it was made backs off fully.
+SHORT_LIVED_CONNECTION = 1.0
 
 
 def connection_errors(conn):
@@ -55,14 +69,20 @@ class Backoff:
         self.attempts = 0
 
 
-def connect(driver, what, retry=None, deadline=None, stop_event=None):
+def reconnect_backoff(driver):
+    """The delays between attempts to reach a broker that was lost after serving."""
+    splay = getattr(getattr(driver, "opts", None), "kombu_reconnect_splay", 0.0) or 0.0
+    return Backoff(RECONNECT_DELAY_START, RECONNECT_DELAY_STEP, RECONNECT_DELAY_MAX, splay)
+
+
+def connect(driver, what, retry=None, deadline=None, stop_event=None, backoff=None):
     """A connected kombu Connection, retrying with backoff.
 
     ``retry`` None or -1 retries forever, 0 tries once, N retries N times;
     ``deadline`` (monotonic) and ``stop_event`` end the attempts early.
     Bad credentials are not retried: they do not fix themselves.
     """
-    backoff = driver.new_backoff()
+    backoff = backoff or driver.new_backoff()
     attempt = 0
     while True:
         conn = driver.make_connection()
@@ -83,7 +103,8 @@ def connect(driver, what, retry=None, deadline=None, stop_event=None):
             _close_quietly(conn)
             raise exceptions.TransportUnavailable(
                 f"The broker at {driver.safe_url} refused the login: "
-                f"{mask_password(str(exc))}. Check the user and password in transport_url."
+                f"{mask_password(str(exc)).rstrip('.')}. Check the user and password in "
+                "transport_url."
             )
         except Exception as exc:
             _close_quietly(conn)
@@ -127,9 +148,13 @@ class ConsumerThread(threading.Thread):
     """A daemon thread that consumes until stopped, reconnecting as needed.
 
     Subclasses implement ``declare(conn, channel)`` returning the started
-    kombu consumers, and may override ``on_connected()``.  ``stop()`` cancels
-    the consumers from within the thread (a kombu connection belongs to one
-    thread), processing whatever the broker delivered before the cancel.
+    consumers (objects with ``cancel()``), and may override
+    ``on_connected()``, ``flush()`` (settle what other threads decided,
+    called after every drain) and ``drain_timeout()``.
+
+    ``stop_consuming()`` cancels the consumers from within the thread but
+    keeps the connection served, so that the messages already received can
+    still be acked or given back; ``stop()`` ends the thread.
     """
 
     def __init__(self, driver, name):
@@ -139,8 +164,14 @@ class ConsumerThread(threading.Thread):
         self.ready = threading.Event()
         self.failed = None
         self._consumers = []
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # stop consuming
+        self._cancelled = threading.Event()  # consumers cancelled: no more deliveries
+        self._exiting = threading.Event()  # leave the thread
         self._done = threading.Event()
+        self._declare_failures = 0
+        # Work other threads hand to this one (acks of messages handled
+        # elsewhere): a kombu connection belongs to one thread.
+        self._soon = collections.deque()
 
     def declare(self, conn, channel):
         raise NotImplementedError
@@ -148,21 +179,33 @@ class ConsumerThread(threading.Thread):
     def on_connected(self):
         """Called in the thread after every (re)connection and declare."""
 
+    def flush(self):
+        """Called in the thread after every drain: settle what other threads asked for."""
+
+    def final_flush(self):
+        """Called in the thread before it leaves: settle everything left."""
+        self.flush()
+
+    def drain_timeout(self):
+        return DRAIN_TIMEOUT
+
     def run(self):
         backoff = self.driver.new_backoff()
         first = True
+        lost = False
+        short_lived = 0
         try:
             while not self._stopping.is_set():
                 try:
-                    self._connect_and_declare(first)
+                    self._connect_and_declare(first, lost)
                 except exceptions.TransportUnavailable as exc:
                     if self._stopping.is_set():
                         break
                     if first:
-                        # Whoever waits for our start gets the reason.
+                        # Whoever waits for our start gets the reason, and says it.
                         self.failed = exc
                         self.ready.set()
-                        LOG.error("%s: %s", self.name, exc)
+                        LOG.debug("%s: %s", self.name, exc)
                         return
                     # Refused after having served (e.g. the password was
                     # changed on the broker): keep trying, loudly.
@@ -172,59 +215,89 @@ class ConsumerThread(threading.Thread):
                     continue
                 except Exception as exc:
                     # The broker refused a declare (406 PRECONDITION_FAILED:
-                    # the queue or exchange exists with other flags). At
+                    # the queue or exchange exists with other flags, 403). At
                     # start, that will not fix itself: fail start() with it.
                     if first:
                         self.failed = exc
                         self.ready.set()
                         LOG.error("%s: %s", self.name, mask_password(str(exc)))
                         return
-                    LOG.exception("%s: could not declare after reconnecting", self.name)
+                    # After serving: said once, then retried quietly with
+                    # the full backoff until an operator fixes it.
+                    self._declare_failures += 1
+                    level = logging.ERROR if self._declare_failures == 1 else logging.DEBUG
+                    LOG.log(
+                        level,
+                        "%s: could not declare its queues after reconnecting: %s",
+                        self.name,
+                        mask_password(str(exc)) or type(exc).__name__,
+                    )
                     if self._stopping.wait(backoff.next()):
                         break
                     continue
                 first = False
-                backoff.reset()
-                self._consume_until_error_or_stop(backoff)
-            self._cancel_consumers()
+                self._declare_failures = 0
+                connected_at = time.monotonic()
+                lost = not self._consume_until_error_or_stop()
+                if not lost:
+                    continue
+                if time.monotonic() - connected_at >= SHORT_LIVED_CONNECTION:
+                    short_lived = 0
+                    backoff.reset()
+                    continue
+                short_lived += 1
+                if short_lived > 1:
+                    # Lost again right after connecting: not a broker restart
+                    # but something that fails every time; never a busy loop.
+                    if self._stopping.wait(backoff.next()):
+                        break
+            if self.conn is not None:
+                self._cancel_consumers()
+                self._cancelled.set()
+                self._serve_until_exit()
         finally:
+            self._cancelled.set()
             self._done.set()
 
-    def _connect_and_declare(self, first):
+    def _connect_and_declare(self, first, lost):
         # At start-up an unreachable broker is an error for whoever starts us
         # (a worker that cannot boot should say so, not hang); once we have
         # served, a lost broker is waited for as long as it takes.
-        retry = FIRST_CONNECT_RETRIES if first else -1
-        conn = connect(self.driver, self.name, retry=retry, stop_event=self._stopping)
+        if first:
+            conn = connect(
+                self.driver, self.name, retry=FIRST_CONNECT_RETRIES, stop_event=self._stopping
+            )
+        else:
+            conn = connect(
+                self.driver,
+                self.name,
+                retry=-1,
+                stop_event=self._stopping,
+                backoff=reconnect_backoff(self.driver) if lost else None,
+            )
         try:
             channel = conn.channel()
+            self.conn = conn
             self._consumers = self.declare(conn, channel)
         except Exception:
+            self.conn = None
             _close_quietly(conn)
             raise
-        self.conn = conn
         metrics.record_broker_connected(True, reconnect=not first)
         self.on_connected()
         self.ready.set()
         if not first:
             LOG.info("%s consuming again", self.name)
 
-    def _consume_until_error_or_stop(self, backoff):
+    def _consume_until_error_or_stop(self):
+        """Drain until stop_consuming(): True; or until the connection is lost: False."""
         conn = self.conn
         errors = connection_errors(conn)
         heartbeat = conn.heartbeat
         next_heartbeat_check = 0.0
         while not self._stopping.is_set():
-            try:
-                conn.drain_events(timeout=DRAIN_TIMEOUT)
-            except TimeoutError:
-                pass
-            except errors as exc:
-                self._lost(exc, backoff)
-                return
-            except Exception:
-                # A bug in a callback must not end consumption for good.
-                LOG.exception("%s: error while handling a message", self.name)
+            if not self._drain_once(conn, errors):
+                return False
             # Once per drain timeout is plenty (heartbeats are tens of seconds
             # apart); after every message it cost a few percent of a busy server.
             if heartbeat and time.monotonic() >= next_heartbeat_check:
@@ -232,10 +305,53 @@ class ConsumerThread(threading.Thread):
                 try:
                     conn.heartbeat_check(rate=self.driver.heartbeat_rate)
                 except errors as exc:
-                    self._lost(exc, backoff)
-                    return
+                    self._lost(exc)
+                    return False
+        return True
 
-    def _lost(self, exc, backoff):
+    def call_soon(self, fn):
+        """Run ``fn()`` in this thread after the current drain (within the drain timeout)."""
+        self._soon.append(fn)
+
+    def _drain_once(self, conn, errors):
+        try:
+            conn.drain_events(timeout=self.drain_timeout())
+        except TimeoutError:
+            pass
+        except errors as exc:
+            self._lost(exc)
+            return False
+        except tuple(conn.channel_errors) as exc:
+            # The broker closed the channel (its queue was deleted, an ack
+            # it refused): consuming on it is over; start again on a new one.
+            self._lost(exc)
+            return False
+        except Exception:
+            # A bug in a callback must not end consumption for good.
+            LOG.exception("%s: error while handling a message", self.name)
+        try:
+            self.flush()
+            while self._soon:
+                self._soon.popleft()()
+        except errors as exc:
+            self._lost(exc)
+            return False
+        return True
+
+    def _serve_until_exit(self):
+        # Consumers are cancelled; acks and requeues of what was received
+        # still go out on this connection until stop().
+        conn = self.conn
+        errors = connection_errors(conn)
+        while not self._exiting.is_set():
+            if not self._drain_once(conn, errors):
+                return
+        try:
+            self.final_flush()
+        except errors as exc:
+            LOG.debug("%s: could not settle the last messages: %s", self.name, exc)
+
+    def _lost(self, exc):
         LOG.error(
             "%s lost its connection to %s: %s; reconnecting",
             self.name,
@@ -246,8 +362,6 @@ class ConsumerThread(threading.Thread):
         _close_quietly(self.conn)
         self.conn = None
         metrics.record_broker_connected(False)
-        if self._stopping.wait(backoff.next()):
-            return
 
     def _cancel_consumers(self):
         if self.conn is None:
@@ -264,11 +378,23 @@ class ConsumerThread(threading.Thread):
                 LOG.exception("%s: error while cancelling a consumer", self.name)
         self._consumers = []
 
-    def stop(self, timeout=None):
-        """Stop consuming; returns once the thread has cancelled its consumers."""
+    def stop_consuming(self, timeout=None):
+        """Cancel the consumers; returns once no more messages will be delivered."""
         self._stopping.set()
         if self.is_alive() and threading.current_thread() is not self:
+            self._cancelled.wait(timeout)
+
+    def stop(self, timeout=None):
+        """Stop consuming and leave the thread, settling what was handed over first."""
+        self._stopping.set()
+        self._exiting.set()
+        if self.is_alive() and threading.current_thread() is not self:
             self._done.wait(timeout)
+
+    @property
+    def serving(self):
+        """Whether the thread still serves its connection (settlements can go out)."""
+        return not self._done.is_set()
 
     def close(self):
         """Close the connection (after stop())."""

@@ -20,7 +20,8 @@ from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu_connection import Backoff
 from svcframe.messaging.drivers.kombu_listener import KombuListener
-from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher
+from svcframe.messaging.drivers.kombu_notify import KombuNotificationListener, NotificationSender
+from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher, Settlement
 from svcframe.messaging.drivers.kombu_reply import ReplyWaiter
 
 __all__ = ["KombuDriver"]
@@ -48,6 +49,7 @@ class KombuDriver(base.Driver):
         self._lock = threading.Lock()
         self._publisher = None
         self._reply_waiter = None
+        self._notification_sender = None
 
     # -- what subclasses provide --------------------------------------------
 
@@ -93,8 +95,10 @@ class KombuDriver(base.Driver):
         timeout=None,
         call_monitor_timeout=None,
         retry=None,
+        transport_options=None,
     ):
         self._forget_parent_connections()
+        at_least_once = bool(transport_options and transport_options.at_least_once)
         publisher = self._get_publisher()
         if target.fanout:
             exchange, routing_key, kind = self.fanout_exchange(target.topic), target.topic, "fanout"
@@ -104,8 +108,13 @@ class KombuDriver(base.Driver):
             kind = "call" if wait_for_reply else "cast"
         if not wait_for_reply:
             msg = wire.build_request(message, ctxt)
-            outgoing = Outgoing(exchange, routing_key, wire.encode(msg), True, None, kind)
+            settled = Settlement() if at_least_once else None
+            outgoing = Outgoing(
+                exchange, routing_key, wire.encode(msg), True, None, kind, None, settled
+            )
             publisher.publish(outgoing, retry=retry)
+            if settled is not None:
+                self._wait_settled(outgoing)
             return None
 
         if timeout is None:
@@ -125,12 +134,41 @@ class KombuDriver(base.Driver):
                     f"Timed out sending message ID {msg_id} to {routing_key!r}: {exc}"
                 )
             return waiter.wait(msg_id, pending, deadline, timeout, call_monitor_timeout)
+        except exceptions.UnroutableCall as exc:
+            if not at_least_once:
+                raise
+            raise exceptions.MessageUndeliverable(
+                exc, outgoing.exchange_name, routing_key, msg
+            ) from None
         finally:
             waiter.unregister(msg_id)
+
+    def _wait_settled(self, outgoing):
+        """Block until the broker confirms or returns an at-least-once cast."""
+        settled = outgoing.settled
+        if not settled.wait(self.conf.rpc_response_timeout):
+            raise exceptions.MessageDeliveryFailure(
+                f"The broker did not confirm the cast to {outgoing.routing_key!r} "
+                f"within {self.conf.rpc_response_timeout} s"
+            )
+        if settled.returned is not None:
+            exchange, routing_key, reason = settled.returned
+            raise exceptions.MessageUndeliverable(reason, exchange, routing_key, outgoing.body)
 
     def listen(self, target):
         self._forget_parent_connections()
         return KombuListener(self, target)
+
+    def send_notification(self, target, ctxt, message, version, retry=None):
+        self._forget_parent_connections()
+        with self._lock:
+            if self._notification_sender is None:
+                self._notification_sender = NotificationSender(self)
+        self._notification_sender.send(target, ctxt, message, version, retry=retry)
+
+    def listen_for_notifications(self, targets_and_priorities, pool=None, exclusive=False):
+        self._forget_parent_connections()
+        return KombuNotificationListener(self, targets_and_priorities, pool, exclusive)
 
     def send_reply(self, reply_q, body, msg_id):
         outgoing = Outgoing("", reply_q, body, self.reply_mandatory, None, "reply", msg_id)
@@ -170,6 +208,11 @@ class KombuDriver(base.Driver):
                     self._reply_waiter = ReplyWaiter(self)
                 waiter = self._reply_waiter
         return waiter
+
+    def call_waited_for(self, msg_id):
+        """Whether a caller of this process still waits for the reply to call ``msg_id``."""
+        waiter = self._reply_waiter
+        return waiter is not None and waiter.is_waiting(msg_id)
 
     def _undeliverable_call(self, msg_id, exc):
         waiter = self._reply_waiter

@@ -15,11 +15,13 @@ import logging
 import threading
 import time
 
+import amqp
+
 from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu_connection import connect, connection_errors
 from svcframe.messaging.transport import mask_password
 
-__all__ = ["Publisher", "Outgoing"]
+__all__ = ["Publisher", "Outgoing", "Settlement"]
 
 LOG = logging.getLogger(__name__)
 
@@ -29,17 +31,64 @@ COLLECT_AT = 64
 # How long an idle publisher may leave acks and returns unread.
 IDLE_DRAIN_INTERVAL = 0.05
 REPLY_RETRY_INTERVAL = 0.25
+# Replies to a queue that does not exist: re-sent with growing delays, at
+# most this many times per queue (whatever the number of replies to it).
+REPLY_RETRY_MAX_INTERVAL = 5.0
+REPLY_RETRIES_PER_QUEUE = 20
 OBSOLETE_REPLY_QUEUE_TTL = 60.0
+# Reply queues known to be gone, as oslo.messaging's cache: the most recent ones.
+OBSOLETE_REPLY_QUEUES = 200
+# Messages waiting to be re-sent (returned replies and casts) at most.
+MAX_PENDING_RETRIES = 10000
+# A publish that fails again right after a fresh connection is not a lost
+# connection but a message the broker (or the transport) will not take:
+# after this many attempts, with backoff between them, it is given up.
+FRESH_CONNECTION_ATTEMPTS = 3
 
 _PROPERTIES = {"delivery_mode": 2}
+
+
+class _Message(amqp.Message):
+    """A message whose header frame is serialized once per expiration value.
+
+    Every message this publisher sends has the same properties but the
+    call expiration; py-amqp serializes them again for each publish, which
+    was the largest single cost of a publish.  Same bytes, computed once.
+    """
+
+    _serialized = {}
+
+    def _serialize_properties(self):
+        key = self.properties.get("expiration")
+        data = self._serialized.get(key)
+        if data is None:
+            data = super()._serialize_properties()
+            if len(self._serialized) < _SERIALIZED_PROPERTIES:
+                self._serialized[key] = data
+        return data
+
+
+# Distinct call timeouts whose header frames are kept.
+_SERIALIZED_PROPERTIES = 64
 
 
 class Outgoing:
     """A message on its way to the broker, kept until the broker confirms it."""
 
-    __slots__ = ("exchange", "routing_key", "body", "mandatory", "expiration", "kind", "msg_id")
+    __slots__ = (
+        "exchange",
+        "routing_key",
+        "body",
+        "mandatory",
+        "expiration",
+        "kind",
+        "msg_id",
+        "settled",
+    )
 
-    def __init__(self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None):
+    def __init__(
+        self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None, settled=None
+    ):
         self.exchange = exchange  # a kombu Exchange, or '' for the default exchange
         self.routing_key = routing_key
         self.body = body
@@ -47,10 +96,26 @@ class Outgoing:
         self.expiration = expiration
         self.kind = kind  # 'call', 'cast', 'fanout' or 'reply'
         self.msg_id = msg_id
+        # A Settlement when the sender waits for the broker's verdict
+        # (at-least-once casts); None for the usual fire-and-forget.
+        self.settled = settled
 
     @property
     def exchange_name(self):
         return self.exchange if isinstance(self.exchange, str) else self.exchange.name
+
+
+class Settlement:
+    """The broker's verdict on one message: confirmed, or returned as unroutable."""
+
+    __slots__ = ("event", "returned")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.returned = None  # (exchange, routing_key, reason) when the broker returned it
+
+    def wait(self, timeout):
+        return self.event.wait(timeout)
 
 
 class Publisher:
@@ -70,9 +135,10 @@ class Publisher:
         self._nacked = []
         self._reply_retries = []  # (due, Outgoing): returned replies and casts to send again
         self._reply_retry_started = {}
+        self._reply_queue_attempts = {}  # reply queue -> (first failure, attempts)
         self._connections = 0
         self._reconnected_at = None
-        self._obsolete_reply_queues = {}
+        self._obsolete_reply_queues = collections.OrderedDict()
         self._closed = False
         self._wakeup = threading.Event()
         self._maintenance = None
@@ -141,25 +207,64 @@ class Publisher:
 
     def _publish_locked(self, outgoing, retry, deadline):
         attempts = 0
+        fresh_failures = 0
+        backoff = None
         while True:
+            fresh = False
             if self._conn is None:
                 self._connect_locked(retry, deadline)
+                fresh = True
             try:
                 self._send_locked(outgoing)
                 return
             except connection_errors(self._conn) as exc:
                 attempts += 1
-                LOG.warning(
-                    "Publishing to %s failed: %s; reconnecting",
-                    outgoing.routing_key,
-                    mask_password(str(exc)) or type(exc).__name__,
-                )
+                reason = mask_password(str(exc)) or type(exc).__name__
                 self._drop_connection_locked()
+                if fresh:
+                    fresh_failures += 1
+                if fresh_failures >= FRESH_CONNECTION_ATTEMPTS:
+                    # Not a lost connection: this message cannot be sent
+                    # (name too long, no space left, ...).  Said once.
+                    LOG.error(
+                        "Could not send a %s to %s: %s", outgoing.kind, outgoing.routing_key, reason
+                    )
+                    raise exceptions.MessageDeliveryFailure(
+                        f"Unable to send to {outgoing.routing_key}: {reason}"
+                    )
                 if retry is not None and 0 <= retry < attempts:
                     raise exceptions.MessageDeliveryFailure(
                         f"Unable to send to {outgoing.routing_key} after {attempts} attempt(s): "
-                        f"{mask_password(str(exc))}"
+                        f"{reason}"
                     )
+                LOG.warning(
+                    "Publishing to %s failed: %s; reconnecting", outgoing.routing_key, reason
+                )
+                if fresh:
+                    # Failed on a connection just made: wait before the next
+                    # one, never a busy loop.
+                    backoff = backoff or self.driver.new_backoff()
+                    delay = backoff.next()
+                    if deadline is not None and time.monotonic() + delay >= deadline:
+                        raise exceptions.TransportUnavailable(
+                            f"Timed out sending to {outgoing.routing_key}: {reason}"
+                        )
+                    time.sleep(delay)
+            except Exception as exc:
+                # Not a connection error: the message itself cannot be
+                # framed (a routing key over 255 bytes, ...).  The frame may
+                # be half-written: start the next publish on a new connection.
+                self._drop_connection_locked()
+                reason = mask_password(str(exc)) or type(exc).__name__
+                LOG.error(
+                    "Could not send a %s to %s: %s",
+                    outgoing.kind,
+                    _short(outgoing.routing_key),
+                    reason,
+                )
+                raise exceptions.MessageDeliveryFailure(
+                    f"Unable to send to {_short(outgoing.routing_key)}: {reason}"
+                ) from exc
 
     def _send_locked(self, outgoing):
         channel = self._channel
@@ -170,9 +275,19 @@ class Publisher:
         properties = _PROPERTIES
         if outgoing.expiration is not None:
             properties = dict(_PROPERTIES, expiration=str(int(outgoing.expiration * 1000)))
-        message = channel.prepare_message(
-            outgoing.body, 0, "application/json", "utf-8", {}, properties
-        )
+        if isinstance(channel, amqp.Channel):
+            message = _Message(
+                outgoing.body,
+                priority=0,
+                content_type="application/json",
+                content_encoding="utf-8",
+                application_headers={},
+                **properties,
+            )
+        else:
+            message = channel.prepare_message(
+                outgoing.body, 0, "application/json", "utf-8", {}, properties
+            )
         channel.basic_publish(
             message,
             exchange=outgoing.exchange_name,
@@ -182,6 +297,9 @@ class Publisher:
         if self._confirms:
             self._unconfirmed[self._next_tag] = outgoing
             self._next_tag += 1
+        elif outgoing.settled is not None:
+            # No confirms (embedded transport): handed over is all we learn.
+            outgoing.settled.event.set()
 
     def _connect_locked(self, retry, deadline):
         conn = connect(self.driver, "Publisher", retry=retry, deadline=deadline)
@@ -252,9 +370,9 @@ class Publisher:
                 tag = next(iter(self._unconfirmed))
                 if tag > delivery_tag:
                     break
-                del self._unconfirmed[tag]
+                _settle(self._unconfirmed.pop(tag))
         else:
-            self._unconfirmed.pop(delivery_tag, None)
+            _settle(self._unconfirmed.pop(delivery_tag, None))
 
     def _on_nack(self, delivery_tag, multiple):
         tags = [t for t in self._unconfirmed if t <= delivery_tag] if multiple else [delivery_tag]
@@ -262,15 +380,29 @@ class Publisher:
             outgoing = self._unconfirmed.pop(tag, None)
             if outgoing is not None:
                 self._nacked.append(outgoing)
+                if outgoing.settled is not None:
+                    outgoing.settled.returned = (
+                        outgoing.exchange_name,
+                        outgoing.routing_key,
+                        "refused by the broker (nack)",
+                    )
+                    outgoing.settled.event.set()
 
     def _on_return(self, exc, exchange, routing_key, message):
-        self._returned.append((exchange, routing_key, message.body, str(exc)))
+        # The broker sends basic.return before the basic.ack of the same
+        # message: a sender waiting for its verdict learns of it here.
+        for outgoing in self._unconfirmed.values():
+            if outgoing.settled is not None and outgoing.body == message.body:
+                outgoing.settled.returned = (exchange, routing_key, str(exc))
+                return
+        expiration = getattr(message, "properties", {}).get("expiration")
+        self._returned.append((exchange, routing_key, message.body, str(exc), expiration))
 
     def _handle_failures_locked(self):
         returned, self._returned = self._returned, []
         nacked, self._nacked = self._nacked, []
-        for exchange, routing_key, body, reason in returned:
-            self._handle_return(exchange, routing_key, body, reason)
+        for exchange, routing_key, body, reason, expiration in returned:
+            self._handle_return(exchange, routing_key, body, reason, expiration)
         for outgoing in nacked:
             LOG.error(
                 "The broker refused (nack) a %s to %s on exchange %r",
@@ -286,15 +418,20 @@ class Publisher:
                     ),
                 )
 
-    def _handle_return(self, exchange, routing_key, body, reason):
+    def _handle_return(self, exchange, routing_key, body, reason, expiration=None):
         inner = _peek(body)
         msg_id = inner.get("_msg_id")
         if exchange == "":
             self._schedule_reply_retry(routing_key, body, msg_id)
+        elif "_reply_q" in inner and self._just_reconnected():
+            # After a broker restart the servers re-declare their queues a
+            # moment after this client is back: hold the call back as a cast
+            # is, rather than failing it; its caller's timeout still applies.
+            self._schedule_cast_retry(exchange, routing_key, body, inner, expiration)
         elif "_reply_q" in inner and self._on_undeliverable_call:
             self._on_undeliverable_call(
                 msg_id,
-                exceptions.MessageDeliveryFailure(
+                exceptions.UnroutableCall(
                     f"No server is listening on {routing_key!r} (exchange {exchange!r}): "
                     f"the broker could not route the call ({reason})"
                 ),
@@ -318,54 +455,100 @@ class Publisher:
             and time.monotonic() - since < self.driver.missing_consumer_retry_timeout
         )
 
-    def _schedule_cast_retry(self, exchange, routing_key, body, inner):
+    def _schedule_cast_retry(self, exchange, routing_key, body, inner, expiration=None):
+        is_call = "_reply_q" in inner
+        kind = "call" if is_call else "cast"
+        msg_id = inner.get("_msg_id")
+        if is_call and not self._call_waited_for(msg_id):
+            return  # its caller gave up already
         key = (routing_key, inner.get("_unique_id"))
         now = time.monotonic()
         first = self._reply_retry_started.setdefault(key, now)
         if first == now:
             LOG.info(
-                "A cast of %r to %r came back after reconnecting: sending it again until its "
+                "A %s of %s to %r came back after reconnecting: sending it again until its "
                 "server is back (up to %s s)",
-                inner.get("method"),
+                kind,
+                _short(inner.get("method")),
                 routing_key,
                 self.driver.missing_consumer_retry_timeout,
             )
         if not self._just_reconnected():
             del self._reply_retry_started[key]
+            if is_call and self._on_undeliverable_call:
+                self._on_undeliverable_call(
+                    msg_id,
+                    exceptions.MessageDeliveryFailure(
+                        f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
+                        f"{now - self._reconnected_at:.0f} s after reconnecting"
+                    ),
+                )
+                return
             LOG.warning(
-                "A cast of %r to %r (exchange %r) was dropped: no queue was bound to it "
+                "A cast of %s to %r (exchange %r) was dropped: no queue was bound to it "
                 "%.0f s after reconnecting",
-                inner.get("method"),
+                _short(inner.get("method")),
                 routing_key,
                 exchange,
                 now - self._reconnected_at,
+            )
+            return
+        if len(self._reply_retries) >= MAX_PENDING_RETRIES:
+            LOG.warning(
+                "Dropped a returned %s to %r: too many messages to re-send", kind, routing_key
             )
             return
         if exchange.endswith("_fanout"):
             target = self.driver.fanout_exchange(exchange[: -len("_fanout")])
         else:
             target = self.driver.topic_exchange(exchange)
-        outgoing = Outgoing(target, routing_key, body, True, None, "cast")
+        seconds = None
+        if expiration is not None:
+            try:
+                seconds = max(0.001, int(expiration) / 1000.0)
+            except (TypeError, ValueError):
+                seconds = None
+        outgoing = Outgoing(target, routing_key, body, True, seconds, kind, msg_id)
         self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
         self._wakeup.set()
 
+    def _call_waited_for(self, msg_id):
+        waiting = getattr(self.driver, "call_waited_for", None)
+        return waiting is None or waiting(msg_id)
+
     def _schedule_reply_retry(self, reply_q, body, msg_id):
         now = time.monotonic()
-        key = (reply_q, msg_id)
-        first = self._reply_retry_started.setdefault(key, now)
-        if now - first >= self.driver.missing_consumer_retry_timeout:
-            del self._reply_retry_started[key]
-            self._obsolete_reply_queues[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
+        first, attempts = self._reply_queue_attempts.get(reply_q, (now, 0))
+        attempts += 1
+        gone_for = now - first
+        if (
+            gone_for >= self.driver.missing_consumer_retry_timeout
+            or attempts > REPLY_RETRIES_PER_QUEUE
+            or len(self._reply_retries) >= MAX_PENDING_RETRIES
+        ):
+            self._reply_queue_attempts.pop(reply_q, None)
+            self._mark_reply_queue_obsolete(reply_q, now)
             LOG.warning(
-                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s",
-                msg_id,
-                reply_q,
-                now - first,
+                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s "
+                "(%d attempt(s))",
+                _short(msg_id),
+                _short(reply_q),
+                gone_for,
+                attempts - 1,
             )
             return
+        self._reply_queue_attempts[reply_q] = (first, attempts)
+        delay = min(REPLY_RETRY_INTERVAL * 2 ** (attempts - 1), REPLY_RETRY_MAX_INTERVAL)
         outgoing = Outgoing("", reply_q, body, True, None, "reply", msg_id)
-        self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
+        self._reply_retries.append((now + delay, outgoing))
         self._wakeup.set()
+
+    def _mark_reply_queue_obsolete(self, reply_q, now):
+        cache = self._obsolete_reply_queues
+        cache[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
+        cache.move_to_end(reply_q)
+        while len(cache) > OBSOLETE_REPLY_QUEUES:
+            cache.popitem(last=False)
 
     def _reply_queue_obsolete(self, reply_q):
         until = self._obsolete_reply_queues.get(reply_q)
@@ -408,26 +591,41 @@ class Publisher:
                 if self._conn is not None:
                     self._collect_locked()
                     now = time.monotonic()
-                    if heartbeat_every and now - last_heartbeat >= heartbeat_every:
+                    # Reading the confirms may have found the connection gone.
+                    if (
+                        self._conn is not None
+                        and heartbeat_every
+                        and now - last_heartbeat >= heartbeat_every
+                    ):
                         last_heartbeat = now
                         try:
                             self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
-                        except Exception as exc:  # noqa: BLE001 - any failure means reconnect
+                        except self._errors as exc:
                             LOG.warning(
                                 "Publisher heartbeat failed: %s; will reconnect on next send",
                                 mask_password(str(exc)) or type(exc).__name__,
                             )
+                            self._drop_connection_locked()
+                        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
+                            LOG.debug("Publisher heartbeat check failed", exc_info=True)
                             self._drop_connection_locked()
                 now = time.monotonic()
                 keep = []
                 for item in self._reply_retries:
                     (due if item[0] <= now else keep).append(item)
                 self._reply_retries = keep
-                if self._reply_retry_started and not keep and not due:
+                if (
+                    (self._reply_retry_started or self._reply_queue_attempts)
+                    and not keep
+                    and not due
+                ):
                     # Retries that succeeded leave their first-failure time behind.
                     horizon = now - 2 * self.driver.missing_consumer_retry_timeout
                     self._reply_retry_started = {
                         key: t for key, t in self._reply_retry_started.items() if t > horizon
+                    }
+                    self._reply_queue_attempts = {
+                        key: v for key, v in self._reply_queue_attempts.items() if v[0] > horizon
                     }
             for _, outgoing in due:
                 try:
@@ -436,6 +634,17 @@ class Publisher:
                     LOG.warning(
                         "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
                     )
+
+
+def _settle(outgoing):
+    if outgoing is not None and outgoing.settled is not None:
+        outgoing.settled.event.set()
+
+
+def _short(value, limit=200):
+    """A value from the wire, bounded for a log line."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _peek(body):

@@ -11,9 +11,11 @@ import logging
 import threading
 import time
 
+import amqp
 import kombu
 
 from svcframe.messaging import exceptions, wire
+from svcframe.messaging.drivers import kombu_payload
 from svcframe.messaging.drivers.kombu_connection import ConsumerThread
 
 __all__ = ["ReplyWaiter"]
@@ -37,11 +39,33 @@ class _ReplyConsumer(ConsumerThread):
 
     def declare(self, conn, channel):
         queue = self.driver.reply_queue(self.waiter.queue_name)
+        if isinstance(channel, amqp.Channel):
+            # Raw deliveries: kombu would decompress a body without limit.
+            queue(channel).declare()
+            return [_RawReplyConsumer(channel, queue, self.waiter.on_raw_message)]
         consumer = kombu.Consumer(
-            channel, queues=[queue], on_message=self.waiter.on_message, no_ack=True
+            channel,
+            queues=[queue],
+            on_message=self.waiter.on_message,
+            on_decode_error=self.waiter.on_decode_error,
+            no_ack=True,
         )
         consumer.consume()
         return [consumer]
+
+
+class _RawReplyConsumer:
+    def __init__(self, channel, queue, callback):
+        self.channel = channel
+        self.tag = channel.basic_consume(
+            queue=queue.name,
+            callback=callback,
+            no_ack=True,
+            arguments=queue.consumer_arguments,
+        )
+
+    def cancel(self):
+        self.channel.basic_cancel(self.tag)
 
 
 class ReplyWaiter:
@@ -77,6 +101,10 @@ class ReplyWaiter:
         self._pending[msg_id] = pending
         return pending
 
+    def is_waiting(self, msg_id):
+        """Whether a caller still waits for the reply to ``msg_id``."""
+        return msg_id in self._pending
+
     def unregister(self, msg_id):
         self._pending.pop(msg_id, None)
 
@@ -88,15 +116,29 @@ class ReplyWaiter:
                 pending.error = exc
                 pending.cond.notify()
 
+    def on_raw_message(self, message):
+        properties = message.properties
+        self._on_body(
+            message.body, properties.get("application_headers"), properties.get("content_type")
+        )
+
     def on_message(self, message):
+        self._on_body(message.body, None, None)
+
+    def on_decode_error(self, message, exc):
+        LOG.warning("Dropped an unreadable reply on %s: %s", self.queue_name, str(exc)[:300])
+
+    def _on_body(self, body, headers, content_type):
         try:
-            reply = wire.decode(message.body)
-        except exceptions.MessagingException as exc:
-            LOG.warning("Dropped an unreadable reply on %s: %s", self.queue_name, exc)
+            body = kombu_payload.read_body(body, headers, content_type)
+            reply = wire.decode(body)
+            msg_id = reply.get("_msg_id")
+            pending = self._pending.get(msg_id) if isinstance(msg_id, str) else None
+        except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError included
+            LOG.warning("Dropped an unreadable reply on %s: %s", self.queue_name, str(exc)[:300])
             return
-        pending = self._pending.get(reply.get("_msg_id"))
         if pending is None:
-            LOG.debug("Dropped a reply to message %s: nobody waits for it", reply.get("_msg_id"))
+            LOG.debug("Dropped a reply to message %.100r: nobody waits for it", msg_id)
             return
         with pending.cond:
             pending.replies.append(reply)

@@ -9,6 +9,12 @@ class ThreadingExecutor:
     """Runs requests on up to ``executor_thread_pool_size`` native threads."""
 
     def __init__(self, conf):
+        # oslo.messaging's definition of the option has no lower bound.
+        if conf.executor_thread_pool_size < 1:
+            raise ValueError(
+                "[DEFAULT] executor_thread_pool_size must be at least 1, "
+                f"not {conf.executor_thread_pool_size}"
+            )
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.executor_thread_pool_size, thread_name_prefix="rpc-worker"
         )

@@ -27,15 +27,18 @@ class ServiceGroupDriver(abc.ABC):
         """Where the records live, for messages, with any password masked."""
 
     @abc.abstractmethod
-    def report(self, host, binary, topic=None, version=None):
-        """Record one heartbeat, registering the service first if it is unknown."""
+    def report(self, host, binary, topic=None, version=None, release=None, rpc_api_version=None):
+        """Record one heartbeat, registering the service first if it is unknown.
+
+        ``version``, ``release`` and ``rpc_api_version`` are stored when not None.
+        """
 
     @abc.abstractmethod
     def is_up(self, record):
         """True if the service in ``record`` has reported within service_down_time."""
 
     def updated_time(self, record):
-        """When the registry last changed or heard from the service in ``record``."""
+        """When the service in ``record`` last reported; administrative changes do not move it."""
         return record.updated_at
 
     @abc.abstractmethod

@@ -47,6 +47,8 @@ _RECORD_COLUMNS = (
     "version",
     "created_at",
     "updated_at",
+    "release",
+    "rpc_api_version",
 )
 
 
@@ -71,8 +73,9 @@ class DbDriver(ServiceGroupDriver):
     def location(self):
         return self._location
 
-    def report(self, host, binary, topic=None, version=None):
-        self._run(lambda connection: self._report(connection, host, binary, topic, version))
+    def report(self, host, binary, topic=None, version=None, release=None, rpc_api_version=None):
+        versions = {"version": version, "release": release, "rpc_api_version": rpc_api_version}
+        self._run(lambda connection: self._report(connection, host, binary, topic, versions))
 
     def is_up(self, record):
         if record.forced_down:
@@ -126,13 +129,12 @@ class DbDriver(ServiceGroupDriver):
         """The schema version of the database (0 when it has none)."""
         return self._run(schema.current_version, check_schema=False)
 
-    def _report(self, connection, host, binary, topic, version):
+    def _report(self, connection, host, binary, topic, versions):
         now = utcnow()
         changes = {"report_count": services.c.report_count + 1, "last_seen_up": now}
         if topic is not None:
             changes["topic"] = topic
-        if version is not None:
-            changes["version"] = version
+        changes.update((name, value) for name, value in versions.items() if value is not None)
         increment = services.update().where(*_key(host, binary)).values(updated_at=now, **changes)
         if connection.execute(increment).rowcount:
             return
@@ -140,7 +142,7 @@ class DbDriver(ServiceGroupDriver):
             "host": host,
             "binary": binary,
             "topic": topic,
-            "version": version,
+            **versions,
             "report_count": 1,
             "disabled": False,
             "forced_down": False,
@@ -153,8 +155,8 @@ class DbDriver(ServiceGroupDriver):
             connection.execute(increment)
 
     def _update(self, host, binary, **values):
-        statement = services.update().where(*_key(host, binary))
-        statement = statement.values(updated_at=utcnow(), **values)
+        # updated_at is the heartbeat's: an administrative change leaves it alone.
+        statement = services.update().where(*_key(host, binary)).values(**values)
 
         def _apply(connection):
             if connection.execute(statement).rowcount == 0:
@@ -185,6 +187,11 @@ class DbDriver(ServiceGroupDriver):
             except sa_exc.NoSuchModuleError as exc:
                 raise ServiceGroupError(
                     f"unsupported [database] connection {self._location}: {scrub(exc, self._url)}"
+                ) from exc
+            except ImportError as exc:
+                raise ServiceGroupError(
+                    f"[database] connection {self._location} needs a database driver that is "
+                    f"not installed: {exc}"
                 ) from exc
 
     def _ensure_schema(self, engine):

@@ -61,7 +61,7 @@ class RedisDriver(ServiceGroupDriver):
     def location(self):
         return self._location
 
-    def report(self, host, binary, topic=None, version=None):
+    def report(self, host, binary, topic=None, version=None, release=None, rpc_api_version=None):
         member = _member(host, binary)
         record_key = self._record_key(member)
         now = _encode_time(utcnow())
@@ -70,6 +70,10 @@ class RedisDriver(ServiceGroupDriver):
             fields["topic"] = topic
         if version is not None:
             fields["version"] = str(version)
+        if release is not None:
+            fields["release"] = release
+        if rpc_api_version is not None:
+            fields["rpc_api_version"] = rpc_api_version
         with self._errors_translated():
             pipe = self._client.pipeline(transaction=True)
             pipe.hsetnx(record_key, "created_at", now)
@@ -135,7 +139,7 @@ class RedisDriver(ServiceGroupDriver):
         self._client.close()
 
     def _update(self, host, binary, **fields):
-        fields["updated_at"] = _encode_time(utcnow())
+        # updated_at is the heartbeat's: an administrative change leaves it alone.
         args = [item for pair in fields.items() for item in pair]
         with self._errors_translated():
             found = self._update_if_exists(
@@ -194,5 +198,7 @@ def _to_record(fields):
         disabled_reason=fields.get("disabled_reason") or None,
         forced_down=fields.get("forced_down") == "1",
         version=int(version) if version else None,
+        release=fields.get("release") or None,
+        rpc_api_version=fields.get("rpc_api_version") or None,
         **{name: _decode_time(fields.get(name)) for name in _DATETIME_FIELDS},
     )

@@ -50,8 +50,25 @@ def test_ping_all_lists_every_up_host_with_its_latency(conductor):
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["host"] == "node1" and row["service"] == "conductor" and row["result"] == "ok"
+    assert (row["api_version"], row["release"]) == ("1.1", "beta")
     assert row["pid"] == os.getpid()
     assert 0 < row["latency_ms"] < 5000
+    # Served without a launcher: no configuration generation to tell.
+    assert (row["config_generation"], row["config_digest"], row["config_workers"]) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_ping_table_shows_each_server_s_version(conductor):
+    result = svc_manage(conductor, "rpc", "ping", "conductor", "--all")
+    assert result.returncode == 0, result.stderr
+    header, row = (
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in result.stdout.splitlines()[1:4:2]
+    )
+    assert dict(zip(header, row, strict=True))["Version"] == "1.1 (beta)"
 
 
 def test_call_prints_the_result_as_a_table(conductor):

@@ -53,27 +53,38 @@ def test_green_client_makes_concurrent_calls_to_green_server(green_client):
     assert out["elapsed"] < CONCURRENT_LIMIT, out
 
 
-def test_eventlet_executor_refused_without_monkey_patching():
+def test_eventlet_executor_without_monkey_patching_serves_on_native_threads():
     script = textwrap.dedent(
         """
+        import logging
+        import threading
         import warnings
         warnings.simplefilter("ignore")
+        logging.basicConfig(level=logging.WARNING)
         from oslo_config import cfg
         from svcframe import messaging
         conf = cfg.ConfigOpts()
         conf(args=[], default_config_files=[], default_config_dirs=[])
-        transport = messaging.get_rpc_transport(conf, "fake:///")
+        transport = messaging.get_rpc_transport(conf, "fake:///unpatched")
+
+        class Endpoint:
+            def where(self, ctxt):
+                return threading.current_thread().name
+
         target = messaging.Target(topic="t", server="s")
-        try:
-            messaging.get_rpc_server(transport, target, [], executor="eventlet")
-        except messaging.ExecutorLoadFailure as exc:
-            print("ExecutorLoadFailure:", exc)
+        server = messaging.get_rpc_server(transport, target, [Endpoint()], executor="eventlet")
+        server.start()
+        client = messaging.get_rpc_client(transport, messaging.Target(topic="t"), timeout=20)
+        print(client.call({}, "where"))
+        server.stop()
+        server.wait()
+        transport.cleanup()
         """
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ExecutorLoadFailure:"), out.stdout + out.stderr
-    assert "monkey_patch()" in out.stdout
+    assert out.stdout.startswith("rpc-worker"), out.stdout + out.stderr
+    assert "running requests on native threads instead" in out.stderr
 
 
 def test_green_server_sends_call_monitor_heartbeats(native_client):

@@ -5,6 +5,7 @@ asserts the master's lifecycle log lines, pids hidden.
 """
 
 import os
+import re
 import signal
 import time
 
@@ -37,11 +38,13 @@ def _replace(example, number, signum):
 def test_start_four_workers_then_stop(tmp_path):
     with Example(tmp_path) as example:
         example.wait_line("All 4 workers ready")
-        assert cmdline(example.pid) == "svc-example: master (4 workers)"
+        title = cmdline(example.pid)
+        assert re.fullmatch(r"svc-example: master \(4 workers\) \[config 0 [0-9a-f]{8}\]", title)
+        digest = title[-9:-1]
         # Forks copy only the forking thread: the master must have no other.
         assert os.listdir(f"/proc/{example.pid}/task") == [str(example.pid)]
         for number, pid in example.workers().items():
-            assert cmdline(pid) == f"svc-example: worker {number} of 4"
+            assert cmdline(pid) == f"svc-example: worker {number} of 4 [config 0 {digest}]"
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 0
     assert_sequence(example.master_lines(), BOOT + GRACEFUL_END)
@@ -166,18 +169,17 @@ def test_boot_failure_stops_the_launcher(tmp_path):
         assert time.monotonic() - started < 5
     lines = example.master_lines()
     cause = "ConnectionRefusedError: broker refused the connection"
+    # The same cause from several workers is said once; the verdict counts them.
     failures = [line for line in lines if line.startswith("Worker") and "failed to boot" in line]
-    assert len(failures) == 3
-    assert all(line.endswith(f"failed to boot: {cause}") for line in failures)
+    assert len(failures) == 1
+    assert failures[0].endswith(f"failed to boot: {cause}")
     assert (
         f"3 workers in a row failed to boot, the last one with: {cause}. Stopping all "
-        "workers rather than respawning them again: fix the cause (the worker's "
-        "traceback is logged above) and start the service again."
+        "workers rather than respawning them again: fix the cause and start the service again."
     ) in lines
     assert lines[-1] == "All workers stopped, exiting with status 3"
     # No respawn loop: the four first forks, at most a respawn or two.
     assert sum(line.startswith("Started worker") for line in lines) <= 6
-    assert "Traceback" in example.log_path.read_text()
 
 
 def test_workers_exit_when_the_master_is_killed(tmp_path):
@@ -193,7 +195,7 @@ def test_workers_exit_when_the_master_is_killed(tmp_path):
 def test_single_process_resets_on_sighup_and_drains_on_sigterm(tmp_path):
     with Example(tmp_path, scenario="single", example={"job_seconds": 1.5}) as example:
         example.wait_line("Service ready")
-        assert cmdline(example.pid) == "svc-example"
+        assert re.fullmatch(r"svc-example \[config 0 [0-9a-f]{8}\]", cmdline(example.pid))
         jobs = example.submit(5)
         wait_for(lambda: len(example.claimed()) == 5, 5, "5 jobs claimed")
         example.configure(example={"color": "blue"})

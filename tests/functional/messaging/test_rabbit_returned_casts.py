@@ -2,8 +2,12 @@
 
 import logging
 import threading
+import time
 
+import pytest
 from rpc_endpoints import Recorder
+
+from svcframe import messaging
 
 
 def force_reconnect(transport):
@@ -43,3 +47,28 @@ def test_a_cast_nobody_can_receive_is_dropped_with_a_warning(rpc, topic, caplog)
         assert transport._driver._get_publisher().flush(timeout=5)
     assert f"to {topic!r}" in caplog.text and "was dropped" in caplog.text
     assert "came back after reconnecting" not in caplog.text
+
+
+def test_a_call_returned_just_after_a_reconnect_waits_for_its_server(rpc, topic, caplog):
+    client_transport = rpc.transport()
+    client = rpc.client(client_transport, topic, timeout=15)
+    client.cast({}, "record", value=0)  # connects; nobody listens yet: dropped
+    assert client_transport._driver._get_publisher().flush(timeout=5)
+    force_reconnect(client_transport)
+
+    recorder = Recorder("late")
+    started = threading.Timer(1.5, rpc.server, (rpc.transport(), topic, [recorder]))
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_publisher"):
+        started.start()
+        # Returned (no queue yet) and held back instead of MessageDeliveryFailure.
+        assert client.call({}, "echo", value="held") == "held"
+        started.join()
+    assert "A call of" in caplog.text and "came back after reconnecting" in caplog.text
+
+
+def test_a_call_nobody_can_receive_fails_at_once_when_not_just_reconnected(rpc, topic):
+    client = rpc.client(rpc.transport(), topic, timeout=15)
+    started = time.monotonic()
+    with pytest.raises(messaging.MessageDeliveryFailure):
+        client.call({}, "echo", value=1)
+    assert time.monotonic() - started < 5

@@ -175,10 +175,51 @@ def test_call_to_a_topic_nobody_consumes_fails_at_once(rpc, transport):
     client = rpc.client(transport, unique("nobody"), timeout=10)
 
     start = time.monotonic()
-    with pytest.raises(messaging.MessageDeliveryFailure):
+    with pytest.raises(messaging.UnroutableCall) as info:
         client.call({}, "echo", value=1)
 
     assert time.monotonic() - start < 2
+    # What code written for oslo.messaging catches, and what svcframe code caught.
+    assert isinstance(info.value, messaging.MessagingTimeout)
+    assert isinstance(info.value, messaging.MessageDeliveryFailure)
+    assert "No server is listening on" in str(info.value)
+
+
+AT_LEAST_ONCE = messaging.TransportOptions(at_least_once=True)
+
+
+def test_at_least_once_call_to_a_topic_nobody_consumes_is_undeliverable(rpc, transport):
+    topic = unique("nobody")
+    client = rpc.client(transport, topic, timeout=60, transport_options=AT_LEAST_ONCE)
+
+    start = time.monotonic()
+    with pytest.raises(messaging.MessageUndeliverable) as info:
+        client.call({}, "echo", value=1)
+
+    assert time.monotonic() - start < 5
+    assert info.value.routing_key == topic
+    assert not isinstance(info.value, messaging.MessagingTimeout)
+
+
+def test_at_least_once_cast_to_a_topic_nobody_consumes_is_undeliverable(rpc, transport):
+    topic = unique("nobody")
+    client = rpc.client(transport, topic)
+
+    with pytest.raises(messaging.MessageUndeliverable) as info:
+        client.prepare(transport_options=AT_LEAST_ONCE).cast({}, "record", value="lost")
+
+    assert info.value.routing_key == topic
+    # Without the option the same cast is fire-and-forget, as in oslo.messaging.
+    assert client.cast({}, "record", value="lost") is None
+
+
+def test_at_least_once_cast_to_a_consumed_topic_arrives(rpc, transport, topic, recorder):
+    client = rpc.client(transport, topic, transport_options=AT_LEAST_ONCE)
+
+    for value in ("one", "two"):
+        assert client.cast({}, "record", value=value) is None
+
+    assert recorder.wait_for_records(2, timeout=5) == ["one", "two"]
 
 
 def test_call_monitor_keeps_a_long_call_alive(rpc, transport, topic, recorder):

@@ -5,6 +5,7 @@ service's PYTHONPATH (see ``runtime_harness.install_components``), as an
 installed package would register them.
 """
 
+import logging
 import os
 import time
 
@@ -13,7 +14,9 @@ from oslo_config import cfg
 from svcframe import log, messaging
 from svcframe.manager import Manager
 
-__all__ = ["BootFailureManager", "SlowpokeManager"]
+__all__ = ["BootFailureManager", "GreeterManager", "SlowpokeManager"]
+
+LOG = logging.getLogger(__name__)
 
 slowpoke_opts = [
     cfg.StrOpt(
@@ -66,4 +69,40 @@ class BootFailureManager(Manager):
     service_name = "bootfail"
 
     def init_host(self, service_ref=None):
+        raise RuntimeError(BOOT_FAILURE)
+
+
+greeter_opts = [
+    cfg.StrOpt("greeting", default="Hello", mutable=True, help="What hello() greets with."),
+]
+
+
+class GreeterManager(Manager):
+    """Caches its option the way the component guide advises: read in __init__, again in reset()."""
+
+    service_name = "greeter"
+
+    def __init__(self, host=None, conf=None):
+        super().__init__(host=host, conf=conf)
+        self.conf.register_opts(greeter_opts, group="greeter")
+        self.greeting = self.conf.greeter.greeting
+
+    def reset(self):
+        self.greeting = self.conf.greeter.greeting
+
+    def hello(self, context):
+        LOG.debug("Greeting with %r", self.greeting)
+        return {
+            "greeting": self.greeting,
+            "pid": os.getpid(),
+            "debug": logging.getLogger().isEnabledFor(logging.DEBUG),
+        }
+
+
+class InitFailureManager(Manager):
+    """A manager that cannot even be built, in the launching process."""
+
+    service_name = "initfail"
+
+    def __init__(self, host=None, conf=None):
         raise RuntimeError(BOOT_FAILURE)

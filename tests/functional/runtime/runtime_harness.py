@@ -36,7 +36,9 @@ AMQP_URL = f"amqp://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}//"
 
 COMPONENTS = {
     "slowpoke": "tests.functional.runtime.runtime_components:SlowpokeManager",
+    "greeter": "tests.functional.runtime.runtime_components:GreeterManager",
     "bootfail": "tests.functional.runtime.runtime_components:BootFailureManager",
+    "initfail": "tests.functional.runtime.runtime_components:InitFailureManager",
     "brokenimport": "tests.functional.runtime.runtime_broken_component:Manager",
 }
 

@@ -18,20 +18,43 @@ def test_manager_failing_in_init_host_stops_the_launcher_with_status_3(launch):
     assert time.monotonic() - service.started_at < 15
     cause = f"RuntimeError: {BOOT_FAILURE}"
     lines = service.launcher_lines()
+    # The same cause from several workers is said once; the verdict counts them.
     failed = [line for line in lines if "of 4 (pid N) failed to boot" in line]
-    # boot_failure_limit (5) workers in a row, then no more respawns.
-    assert len(failed) == 5, lines
-    assert all(line.endswith(f"failed to boot: {cause}") for line in failed)
+    assert len(failed) == 1, lines
+    assert failed[0].endswith(f"failed to boot: {cause}")
     started = [line for line in lines if line.startswith("Started worker")]
     assert 4 <= len(started) <= 4 + 5, lines
     verdict = next(i for i, line in enumerate(lines) if "workers in a row failed to boot" in line)
+    # boot_failure_limit (5) workers in a row, then no more respawns.
     assert lines[verdict].startswith(
         f"5 workers in a row failed to boot, the last one with: {cause}."
     )
     assert not [line for line in lines[verdict:] if line.startswith(("Started", "Respawning"))]
     assert lines[-1] == "All workers stopped, exiting with status 3"
+    # No traceback, and no "exited with status 3" per worker, without debug.
+    assert "Traceback" not in service.stderr()
+    assert not [line for line in lines[:verdict] if line.endswith("exited with status 3")]
+    assert len(service.stderr().splitlines()) < 40
+
+
+def test_with_debug_the_worker_tracebacks_are_logged(launch):
+    service = launch(binary="bootfail", DEFAULT={"debug": "true"})
+    assert service.wait(timeout=15) == 3
     # The worker's own traceback names the manager's line.
     assert "in init_host" in service.stderr()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_manager_failing_in_init_is_one_line_unless_debug(launch, debug):
+    service = launch(binary="initfail", workers=1, DEFAULT={"debug": str(debug).lower()})
+    assert service.wait(timeout=15) == 3
+    if debug:
+        assert "Traceback" in service.stderr() and BOOT_FAILURE in service.stderr()
+    else:
+        assert service.stderr() == (
+            f"svc-launch: error: cannot create the service: RuntimeError: {BOOT_FAILURE} "
+            "(debug = true shows the traceback)\n"
+        )
 
 
 def test_component_that_cannot_be_imported_is_a_usage_error(launch):
@@ -60,9 +83,9 @@ def test_unreachable_broker_exits_3_without_showing_the_password(launch):
         output = run.stdout() + run.stderr()
         assert PASSWORD not in output
         assert "rabbit://guest:***@127.0.0.1:1/" in output
-        assert "Service failed to start: svcframe.messaging.exceptions.TransportUnavailable" in (
-            output
-        )
+        assert "Traceback" not in output
     multi, single = runs
+    assert "failed to boot: TransportUnavailable: " in multi.stderr()
+    assert "Service failed to start: TransportUnavailable: " in single.stderr()
     assert multi.launcher_lines()[-1] == "All workers stopped, exiting with status 3"
     assert single.launcher_lines("main")[-1] == "Service failed to start, exiting with status 3"

@@ -50,11 +50,11 @@ def test_usage_errors_are_one_line_and_exit_2(case, tmp_path, good_config):
     args, expected = {
         "missing config file": (
             ["--binary", "conductor", "--config-file", str(missing)],
-            f"cannot read config file(s): {missing}",
+            f"cannot read config file(s): {missing} (not found)",
         ),
         "broken config file": (
             ["--binary", "conductor", "--config-file", str(broken)],
-            f"Failed to parse {broken}: at {broken}:1, Invalid section (must end with ]): "
+            f"cannot parse config file {broken}: line 1: Invalid section (must end with ]): "
             "'[DEFAULT'",
         ),
         "unknown binary": (

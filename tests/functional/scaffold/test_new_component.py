@@ -88,11 +88,23 @@ def test_the_generated_tests_pass_on_fake_and_on_rabbitmq(project):
     assert re.search(r"^7 passed", result.stdout, re.MULTILINE), result.stdout
 
 
+def _wait_in(output, launcher, found, timeout=30):
+    """Poll the launcher's output until ``found(text)`` is true; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = output.read_text()
+        result = found(text)
+        if result:
+            return result
+        assert launcher.poll() is None, text
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+
+
 def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
-    sample = (project / "etc" / f"{NAME}.conf").read_text()
-    assert "state_path = ./state\n" in sample
-    config = tmp_path / f"{NAME}.conf"
-    config.write_text(sample.replace("state_path = ./state\n", f"state_path = {tmp_path}/state\n"))
+    # As the generated README says: from the project directory, its sample config.
+    config = os.path.join("etc", f"{NAME}.conf")
+    assert "state_path = state\n" in (project / config).read_text()
     output = tmp_path / "launch.log"
     with open(output, "wb") as log:
         launcher = subprocess.Popen(
@@ -100,7 +112,7 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
             + ["--workers", "2"],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=tmp_path,
+            cwd=project,
             start_new_session=True,
         )
     try:
@@ -109,15 +121,43 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
             assert launcher.poll() is None, output.read_text()
             assert time.monotonic() < deadline, output.read_text()
             time.sleep(0.1)
+        # The state is next to the config file, whatever the working directory.
+        assert (project / "etc" / "state").is_dir()
 
         result = _run(
-            [os.path.join(BIN, "svc-manage"), "--config-file", config, "rpc", "call", NAME]
-            + ["hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
+            [os.path.join(BIN, "svc-manage"), "--config-file", project / config, "rpc", "call"]
+            + [NAME, "hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
             timeout=60,
             cwd=tmp_path,
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["greeting"] == "Hello, Ada!"
+
+        # A new greeting on SIGHUP, then a worker killed: its replacement
+        # greets with the one on disk too.
+        config.write_text(config.read_text() + f"\n[{NAME}]\ngreeting = Bonjour\n")
+        launcher.send_signal(signal.SIGHUP)
+        _wait_in(output, launcher, lambda text: "Reload done" in text)
+        (victim,) = re.findall(r"Started worker 1 of 2 \(pid (\d+)\)", output.read_text())
+        os.kill(int(victim), signal.SIGKILL)
+        respawned = _wait_in(
+            output,
+            launcher,
+            lambda text: re.search(r"Worker 1 of 2 \(pid (\d+)\) ready", text.split(victim)[-1]),
+        )[1]
+        assert (
+            f"{respawned} worker-1 INFO svc_{NAME}.manager [-] "
+            f"Reloaded [{NAME}]: greeting='Bonjour'" in output.read_text()
+        )
+        for _ in range(4):
+            result = _run(
+                [os.path.join(BIN, "svc-manage"), "--config-file", config, "rpc", "call", NAME]
+                + ["hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
+                timeout=60,
+                cwd=tmp_path,
+            )
+            assert result.returncode == 0, result.stderr
+            assert json.loads(result.stdout)["greeting"] == "Bonjour, Ada!"
 
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=30) == 0, output.read_text()

@@ -184,3 +184,29 @@ def registry(request, tmp_path):
     yield Registry(backend, path, sections)
     if cleanup is not None:
         cleanup()
+
+
+@pytest.fixture(params=("sqlite", "postgresql", "mariadb"))
+def empty_database_url(request, tmp_path):
+    """A URL on an empty database of each SQL backend, dropped at the end."""
+    backend = request.param
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+        return
+    name = f"sg_empty_{_session_token()}"
+    if backend == "postgresql":
+        engine = _server_engine(POSTGRESQL_URL)
+        create, drop = f"CREATE SCHEMA {name}", f"DROP SCHEMA {name} CASCADE"
+        url = sa.make_url(POSTGRESQL_URL).update_query_dict({"options": f"-csearch_path={name}"})
+    else:
+        engine = _server_engine(MYSQL_URL)
+        create, drop = f"CREATE DATABASE {name}", f"DROP DATABASE {name}"
+        url = sa.make_url(MYSQL_URL).set(database=name)
+    with engine.begin() as connection:
+        connection.execute(sa.text(create))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(drop))
+        engine.dispose()

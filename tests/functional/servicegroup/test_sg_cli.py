@@ -22,7 +22,7 @@ def listing(registry, *args):
 
 
 def assert_one_line_error(result, *fragments):
-    assert result.returncode == 1
+    assert result.returncode != 0
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -52,6 +52,7 @@ def test_list_table(seeded):
         "Topic",
         "Status",
         "State",
+        "Version",
         "Updated At",
         "Disabled Reason",
     ]
@@ -136,20 +137,20 @@ def test_unreachable_registry_is_one_masked_line(tmp_path, backend):
 
 
 @pytest.mark.parametrize(
-    "content, fragment",
+    "content, fragment, status",
     [
-        (None, "Failed to find some config files"),
-        ("not a config\n[", "Failed to parse"),
-        ("[DEFAULT]\nservicegroup_driver = memcache\n", "servicegroup_driver"),
+        (None, "cannot read config file(s)", 2),
+        ("not a config\n[", "cannot parse config file", 2),
+        ("[DEFAULT]\nservicegroup_driver = memcache\n", "servicegroup_driver", 2),
     ],
     ids=["missing", "unparsable", "bad-value"],
 )
-def test_bad_config_file_is_one_line(tmp_path, content, fragment):
+def test_bad_config_file_is_one_line(tmp_path, content, fragment, status):
     config = tmp_path / "svc.conf"
     if content is not None:
         config.write_text(content)
     command = [sys.executable, "-m", "svcframe.cmd.manage", "--config-file", str(config)]
-    assert_one_line_error(run([*command, "service", "list"], expect_status=1), fragment)
+    assert_one_line_error(run([*command, "service", "list"], expect_status=status), fragment)
 
 
 def test_db_sync_and_version(tmp_path):
@@ -157,9 +158,9 @@ def test_db_sync_and_version(tmp_path):
     config.write_text(f"[DEFAULT]\nstate_path = {tmp_path / 'state'}\n")
     manage = [sys.executable, "-m", "svcframe.cmd.manage", "--config-file", str(config)]
     assert run([*manage, "db", "version"]).stdout.startswith("0 (latest ")
-    assert "upgraded from version 0 to 1" in run([*manage, "db", "sync"]).stdout
-    assert "already at version 1" in run([*manage, "db", "sync"]).stdout
-    assert run([*manage, "db", "version"]).stdout.startswith("1 (latest 1)")
+    assert "upgraded from version 0 to 2" in run([*manage, "db", "sync"]).stdout
+    assert "already at version 2" in run([*manage, "db", "sync"]).stdout
+    assert run([*manage, "db", "version"]).stdout.startswith("2 (latest 2)")
     assert (tmp_path / "state" / "services.sqlite").exists()
 
 

@@ -16,6 +16,7 @@ import os
 import signal
 
 import pytest
+from runtime_harness import wait_for
 from walkthrough_deployment import Deployment
 
 from svcframe.conf.conductor import STALE_CHECK_SPACING
@@ -82,6 +83,19 @@ def serving(worker, version):
     )
 
 
+def pinged_versions(d):
+    """{host: (API version, release)} of every worker, from ``rpc ping worker --all``."""
+    rows = d.manage_json("rpc", "ping", "worker", "--all")
+    assert {row["result"] for row in rows} == {"ok"}, rows
+    return {row["host"]: (row["api_version"], row["release"]) for row in rows}
+
+
+def listed_versions(d):
+    """{host: (API version, release)} of every worker, from ``service list --binary svc-worker``."""
+    services = d.manage_json("service", "list", "--binary", WORKER)
+    return {s["host"]: (s["rpc_api_version"], s["release"]) for s in services}
+
+
 def run_on(d, worker, scheduler, kind="sum", params=None, progress_interval=None):
     """Submit a task through ``scheduler`` with only ``worker`` enabled; the task, done."""
     with only(d, worker):
@@ -95,6 +109,10 @@ def run_on(d, worker, scheduler, kind="sum", params=None, progress_interval=None
 def test_capped_scheduler_runs_tasks_on_old_and_new_workers(deployment):
     d = deployment
     assert (serving(d.old1, "1.0"), serving(d.new1, "1.1")) == (1, 1)
+    # What an operator sees while the upgrade is under way.
+    mixed = {d.old1.host: ("1.0", "alpha"), d.new1.host: ("1.1", "beta")}
+    assert pinged_versions(d) == mixed
+    wait_for(lambda: listed_versions(d) == mixed, 10, f"service list showing {mixed}", 0.5)
     announced = {w["host"]: w for w in d.manage_json("rpc", "call", "scheduler", "list_workers")}
     assert {announced[w.host]["kinds"] == KINDS for w in (d.old1, d.new1)} == {True}
 
@@ -130,6 +148,10 @@ def test_upgraded_worker_then_sighup_lifts_the_cap(deployment):
     d.old1 = d.start("worker", d.old1.host, worker=QUIET_WORKER)
     d.wait_ready(d.old1)
     assert serving(d.old1, "1.1") == 1
+    # The versioning guide's test before lifting the cap: every worker on the new release.
+    upgraded = {d.old1.host: ("1.1", "beta"), d.new1.host: ("1.1", "beta")}
+    assert pinged_versions(d) == upgraded
+    wait_for(lambda: listed_versions(d) == upgraded, 10, f"service list showing {upgraded}", 0.5)
     # The capped scheduler still sends run_task 1.0, which the current worker runs
     # too, without progress_interval: no progress is reported until the end.
     capped = run_on(d, d.old1, d.capped, *SLOW_TASK, progress_interval=0.1)

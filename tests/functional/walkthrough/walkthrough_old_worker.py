@@ -21,6 +21,7 @@ class OldWorkerManager(WorkerManager):
     """API 1.0: ``run_task(task)``, without progress_interval; 1.1 calls are refused."""
 
     target = messaging.Target(version="1.0")
+    release = "alpha"
 
     def run_task(self, context, task):
         super().run_task(context, task)

@@ -42,8 +42,60 @@ def test_changes_are_split_by_mutability(conf):
 
 def test_unreadable_files_keep_the_current_values(conf):
     conf.path.unlink()
-    assert _config.reload(conf) is None
+    with pytest.raises(_config.ReloadFailed, match="Failed to find some config files: .*svc.conf"):
+        _config.reload(conf)
     assert conf.example.color == "red"
+
+
+def test_an_invalid_value_is_not_reloaded(conf):
+    conf.path.write_text("[DEFAULT]\ngraceful_shutdown_timeout = -1\n[example]\ncolor = blue\n")
+    with pytest.raises(
+        _config.ReloadFailed,
+        match=r"^invalid value of \[DEFAULT\] graceful_shutdown_timeout: Should be greater",
+    ):
+        _config.reload(conf)
+    assert conf.example.color == "red"
+    assert conf.graceful_shutdown_timeout == 60
+
+
+def test_mutate_applies_mutable_options_and_names_the_others(conf, caplog):
+    conf.path.write_text("[example]\ncolor = blue\nflavor = salty\n")
+    changes = _config.mutate(conf)
+    assert changes.mutable == [("example", "color")]
+    assert changes.immutable == [("example", "flavor")]
+    assert (conf.example.color, conf.example.flavor) == ("blue", "plain")
+    # Said once, by the caller, rather than a line per option.
+    assert not [r for r in caplog.records if r.name == "oslo_config.cfg"]
+
+
+def test_mutate_keeps_the_current_values_when_the_files_do_not_parse(conf):
+    conf.path.write_text("[example\ncolor = blue\n")
+    with pytest.raises(_config.ReloadFailed, match="Failed to parse"):
+        _config.mutate(conf)
+    assert conf.example.color == "red"
+
+
+def test_digest_follows_the_values_not_the_secrets(tmp_path):
+    def digest(text):
+        conf = cfg.ConfigOpts()
+        conf.register_opts(
+            [
+                cfg.StrOpt("color", default="red"),
+                cfg.StrOpt("password", secret=True),
+                cfg.StrOpt("url"),
+            ]
+        )
+        path = tmp_path / "digest.conf"
+        path.write_text("[DEFAULT]\n" + text)
+        conf(["--config-file", str(path)])
+        return _config.digest(conf, _config.option_keys(conf))
+
+    base = digest("url = rabbit://user:one@host1:5672/\npassword = one\n")
+    assert len(base) == 8 and int(base, 16) >= 0
+    assert digest("url = rabbit://user:one@host1:5672/\npassword = one\n") == base
+    assert digest("url = rabbit://user:two@host1:5672/\npassword = two\n") == base
+    assert digest("url = rabbit://user:one@host2:5672/\npassword = one\n") != base
+    assert digest("url = rabbit://user:one@host1:5672/\npassword = one\ncolor = blue\n") != base
 
 
 def test_restart_method_is_checked():

@@ -13,6 +13,7 @@ from svcframe.launcher import (
     ServiceBase,
     ServiceLauncher,
     launch,
+    running_config,
 )
 from svcframe.launcher._proctitle import program_name
 
@@ -38,6 +39,7 @@ class Recorder(ServiceBase):
 
     def start(self):
         self._call("start")
+        self.running_config = running_config()
         signals, self.signals = self.signals, []
         threading.Thread(target=self._send, args=(signals,), daemon=True).start()
 
@@ -105,6 +107,10 @@ def test_single_sighup_resets_and_sigterm_stops(conf):
     service = Recorder(signals=[signal.SIGHUP, signal.SIGTERM])
     assert launch(conf, service).wait() == EXIT_SUCCESS
     assert service.calls == ["start", "reset", "stop", "wait"]
+    # Generation 0 while it ran; the service keeps no configuration of its own.
+    assert service.running_config["config_generation"] == 0
+    assert len(service.running_config["config_digest"]) == 8
+    assert running_config()["config_generation"] is None
 
 
 def test_single_start_failure_is_a_boot_error(conf):

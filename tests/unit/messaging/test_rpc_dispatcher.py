@@ -7,10 +7,12 @@ from concurrent import futures
 from unittest import mock
 
 import pytest
+from oslo_config import cfg
 
 from svcframe import messaging
+from svcframe.manager import Manager, periodic_task
 from svcframe.messaging import exceptions
-from svcframe.messaging.dispatcher import RPCDispatcher
+from svcframe.messaging.dispatcher import RPCDispatcher, rpc_method
 from svcframe.messaging.drivers.base import IncomingMessage
 from svcframe.messaging.serializer import RequestContextSerializer
 
@@ -209,6 +211,129 @@ def test_access_policies(policy, method, expected):
     else:
         with pytest.raises(expected):
             dispatch([Exposed()], {"method": method}, policy)
+
+
+class Base:
+    def inherited(self, ctxt):
+        return "inherited"
+
+    def overridden(self, ctxt):
+        return "base"
+
+
+class Surface(Base):
+    """One of each kind of attribute a request could name."""
+
+    constant = "a class attribute"
+    nested = Exposed
+    callable_object = staticmethod(len).__func__
+
+    def __init__(self):
+        self.instance_attr = lambda ctxt: "instance attribute"
+        self.conf = lambda *args: "a configuration"
+
+    def overridden(self, ctxt):
+        return "subclass"
+
+    @property
+    def prop(self):
+        raise AssertionError("a property is never evaluated by the dispatcher")
+
+    @classmethod
+    def from_class(cls, ctxt):
+        return cls.__name__
+
+    @staticmethod
+    def static(ctxt):
+        return "static"
+
+    @periodic_task.periodic_task(spacing=60)
+    def task(self, ctxt):
+        raise AssertionError("a periodic task is not an RPC method")
+
+    @messaging.expected_exceptions(ValueError)
+    def decorated(self, ctxt):
+        return "decorated"
+
+
+SURFACE_CASES = [
+    ("inherited", "inherited"),
+    ("overridden", "subclass"),
+    ("from_class", "Surface"),
+    ("static", "static"),
+    ("decorated", "decorated"),
+    ("instance_attr", exceptions.NoSuchMethod),
+    ("conf", exceptions.NoSuchMethod),
+    ("prop", exceptions.NoSuchMethod),
+    ("constant", exceptions.NoSuchMethod),
+    ("nested", exceptions.NoSuchMethod),
+    ("callable_object", exceptions.NoSuchMethod),
+    ("task", exceptions.NoSuchMethod),
+    ("__init__", exceptions.NoSuchMethod),
+    ("__class__", exceptions.NoSuchMethod),
+    ("target", exceptions.NoSuchMethod),
+    ("missing", exceptions.NoSuchMethod),
+]
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [None, messaging.LegacyRPCAccessPolicy, messaging.ExplicitRPCAccessPolicy],
+    ids=["default", "legacy", "explicit"],
+)
+@pytest.mark.parametrize(("method", "expected"), SURFACE_CASES)
+def test_only_functions_defined_on_the_class_are_rpc_methods(policy, method, expected):
+    ep = Surface()
+    if policy is messaging.ExplicitRPCAccessPolicy and isinstance(expected, str):
+        expected = exceptions.NoSuchMethod  # none of them is exposed
+    if isinstance(expected, str):
+        assert dispatch([ep], {"method": method}, policy) == expected
+    else:
+        with pytest.raises(expected):
+            dispatch([ep], {"method": method}, policy)
+    assert ep.conf() == "a configuration"
+
+
+def test_a_refused_name_falls_through_to_the_next_endpoint():
+    # As an unknown method: a later endpoint that has it answers.
+    assert dispatch([Surface(), endpoint("b", methods=("conf",))], {"method": "conf"}) == (
+        "b",
+        "conf",
+        {},
+    )
+
+
+def test_a_manager_serves_only_what_its_subclass_defines():
+    conf = cfg.ConfigOpts()
+    conf([])
+
+    class Component(Manager):
+        def api(self, ctxt):
+            return "api"
+
+        def init_host(self, service_ref=None):
+            raise AssertionError("a hook is not an RPC method, even when overridden")
+
+        @periodic_task.periodic_task(spacing=60)
+        def sweep(self, ctxt):
+            raise AssertionError("a periodic task is not an RPC method")
+
+    manager = Component(host="node1", conf=conf)
+    assert dispatch([manager], {"method": "api"}) == "api"
+    refused = ["conf", "host", "sweep", "additional_endpoints", "service_name", "target"]
+    refused += sorted(Manager._rpc_reserved_names)
+    for name in refused:
+        for policy in (None, messaging.LegacyRPCAccessPolicy):
+            with pytest.raises(exceptions.NoSuchMethod):
+                dispatch([manager], {"method": name, "args": {}}, policy)
+    assert manager.host == "node1"
+    assert {"init_host", "reset", "periodic_tasks", "run_periodic_tasks"} <= (
+        Manager._rpc_reserved_names
+    )
+
+
+def test_rpc_method_ignores_names_that_are_not_strings():
+    assert not rpc_method(Surface(), 42)
 
 
 def test_access_policy_must_be_a_policy():

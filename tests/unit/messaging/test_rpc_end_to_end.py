@@ -201,6 +201,31 @@ def test_application_exceptions_follow_allowed_remote_exmods(make_transport, mak
     assert type(info.value).__name__ == "AppError_Remote"
 
 
+def test_rpc_send_tracebacks_off_sends_class_module_and_message_only(
+    conf, transport, make_server, caplog
+):
+    make_server([Endpoint()])
+    with pytest.raises(exceptions.RemoteError) as info:
+        client_for(transport).call({}, "fail", kind="app")
+    assert "Traceback (most recent call last)" in "".join(info.value.traceback)
+
+    conf.set_override("rpc_send_tracebacks", False)
+    with caplog.at_level(logging.ERROR, logger="svcframe.messaging.server"):
+        with pytest.raises(exceptions.RemoteError) as info:
+            client_for(transport).call({}, "fail", kind="app")
+        with pytest.raises(ValueError) as builtin:
+            client_for(transport).call({}, "fail", kind="value")
+    assert (info.value.exc_type, info.value.value, info.value.traceback) == (
+        "AppError",
+        "app failed",
+        [],
+    )
+    assert str(builtin.value).strip() == "bad value"
+    # The server still logs the traceback for its operators.
+    assert "Traceback (most recent call last)" in caplog.text
+    assert client_for(transport).call({}, "echo", value=1) == 1
+
+
 def test_expected_exceptions_reach_the_caller_and_log_at_debug(transport, make_server, caplog):
     make_server([Endpoint()])
     with caplog.at_level(logging.DEBUG, logger="svcframe.messaging.server"):

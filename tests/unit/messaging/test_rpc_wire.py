@@ -139,6 +139,37 @@ def test_oslo_messaging_reads_our_failures(exc):
     assert getattr(ours, "kwargs", None) == getattr(theirs, "kwargs", None)
 
 
+def test_a_failure_without_traceback_carries_class_module_and_message_only():
+    info = exc_info_of(AppError("no frames", code=1))
+    failure = json.loads(wire.serialize_failure((info[0], info[1], None)))
+    assert failure["tb"] == []
+    assert (failure["class"], failure["module"], failure["message"]) == (
+        "AppError",
+        THIS_MODULE,
+        "no frames",
+    )
+    theirs = oslo_common.deserialize_remote_exception(json.dumps(failure), [])
+    assert (theirs.exc_type, theirs.value, theirs.traceback) == ("AppError", "no frames", [])
+
+
+def test_passwords_in_a_failure_are_masked_everywhere_in_it():
+    url = "postgresql://svc:pa,ss@db/x?password=pa,ss"
+    try:
+        try:
+            raise OSError(f"cannot reach {url}")
+        except OSError:
+            raise AppError(f"wrapped {url}", url=url)
+    except AppError:
+        text = wire.serialize_failure(sys.exc_info())
+    assert "pa,ss" not in text
+    failure = json.loads(text)
+    masked = "postgresql://svc:***@db/x?password=***"
+    assert failure["message"] == f"wrapped {masked}"
+    assert failure["args"] == [f"wrapped {masked}"]
+    assert failure["kwargs"] == {"url": masked}
+    assert f"OSError: cannot reach {masked}" in "".join(failure["tb"])
+
+
 def test_exceptions_from_modules_not_allowed_become_remote_error():
     failure = wire.serialize_failure(exc_info_of(AppError("nope", code=1)))
     ours = wire.deserialize_failure(failure, [])

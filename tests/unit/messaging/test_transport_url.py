@@ -255,6 +255,38 @@ def test_unset_transport_url_means_embedded(conf, monkeypatch):
     assert seen[0][2].transport == "embedded" and seen[0][2].hosts == []
 
 
+def _scheme_loaded(conf, monkeypatch):
+    from stevedore import driver as stevedore_driver
+
+    seen = []
+
+    class Recorder:
+        def __init__(self, namespace, name, **kwargs):
+            seen.append(name)
+            self.driver = type("D", (), {"conf": conf})()
+
+    monkeypatch.setattr(stevedore_driver, "DriverManager", Recorder)
+    messaging.get_rpc_transport(conf)
+    return seen[0]
+
+
+def test_transport_url_set_nowhere_means_embedded_though_its_default_is_rabbit(conf, monkeypatch):
+    # The option is oslo.messaging's, default rabbit:// included.
+    assert conf.transport_url == "rabbit://"
+    assert _scheme_loaded(conf, monkeypatch) == "embedded"
+
+
+def test_transport_url_set_to_rabbit_means_rabbit(tmp_path, monkeypatch):
+    path = tmp_path / "svc.conf"
+    path.write_text("[DEFAULT]\ntransport_url = rabbit://\n")
+    conf = cfg.ConfigOpts()
+    from svcframe.conf import register_messaging_opts
+
+    register_messaging_opts(conf)
+    conf(["--config-file", str(path)], default_config_files=[], default_config_dirs=[])
+    assert _scheme_loaded(conf, monkeypatch) == "rabbit"
+
+
 @pytest.mark.parametrize(
     ("target", "operation"),
     [

@@ -7,6 +7,7 @@ import pytest
 from oslo_config import cfg
 
 from svcframe.manager import Manager, ManagerAccessPolicy, periodic_task
+from svcframe.messaging import DefaultRPCAccessPolicy
 from svcframe.periodic import PeriodicRunner
 
 
@@ -61,12 +62,20 @@ def test_spacing_set_on_an_instance_leaves_the_class_alone(manager):
         manager.set_periodic_spacing("nope", 1)
 
 
-def test_hooks_and_plumbing_are_not_rpc_but_component_methods_are(manager):
-    policy = ManagerAccessPolicy()
-    for name in ("init_host", "reset", "periodic_tasks", "set_periodic_spacing", "_private"):
-        assert not policy.is_allowed(manager, name)
-    assert policy.is_allowed(manager, "rpc_method")
-    assert policy.is_allowed(manager, "tick")
+def test_hooks_plumbing_attributes_and_tasks_are_not_rpc_but_component_methods_are(manager):
+    for policy in (ManagerAccessPolicy(), DefaultRPCAccessPolicy()):
+        for name in (
+            "init_host",
+            "reset",
+            "periodic_tasks",
+            "set_periodic_spacing",
+            "_private",
+            "conf",
+            "host",
+            "tick",
+        ):
+            assert not policy.is_allowed(manager, name), name
+        assert policy.is_allowed(manager, "rpc_method")
 
 
 def test_the_runner_survives_exceptions_and_honours_interval_max():

@@ -31,6 +31,7 @@ def test_good_names(name):
         ("2fa", "lowercase identifier"),
         ("_private", "lowercase identifier"),
         ("", "lowercase identifier"),
+        ("billing\n", "lowercase identifier"),
         ("café", "lowercase identifier"),
         (LONGEST_NAME + "a", f"at most {generator.MAX_NAME_LENGTH} characters"),
         ("class", "Python keyword"),
@@ -49,6 +50,7 @@ def test_bad_names_are_refused_in_one_line(name, message):
     [
         ("Svc_billing", "lowercase Python identifier"),
         ("svc.billing", "lowercase Python identifier"),
+        ("svc_billing\n", "lowercase Python identifier"),
         ("import", "lowercase Python identifier"),
         (LONGEST_PACKAGE + "p", f"at most {generator.MAX_PACKAGE_LENGTH} characters"),
         ("json", "taken by json"),
@@ -136,7 +138,7 @@ def test_the_sample_config_reads_into_the_component_options(tmp_path):
         opts.register_opts(conf)
         conf.register_opt(cfg.StrOpt("state_path"))
         conf(["--config-file", str(project / "etc" / "billing.conf")])
-        assert conf.state_path == "./state"
+        assert conf.state_path == "state"
         assert conf.billing.workers == 2
         assert conf.billing.greeting == "Hello"
         assert conf.billing.stats_interval == 60

@@ -111,7 +111,7 @@ def _executors():
             continue
         stats = server.stats()
         # Waiting: received, no thread free to start it yet (bounded by the prefetch).
-        requests = f"{stats['running']} requests running, {stats['waiting']} waiting"
+        requests = f"requests: {stats['running']} running, {stats['waiting']} waiting"
         pool = getattr(executor, "_pool", None)
         if pool is None:
             lines.append(f"{server.target.topic}: {type(executor).__name__}, {requests}")

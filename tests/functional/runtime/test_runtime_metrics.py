@@ -163,7 +163,7 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
     for text in by_pid.values():
         assert "runtime_components.py" in text and "in sleep" in text, text
         assert "cast slowpoke.sleep request_id=req-" in text, text
-        assert "0/1 threads" not in text and "1/1 threads" in text, text
+        assert "0/1 threads" not in text and "1/1 threads, requests: 1 running" in text, text
         assert "rpc-server slowpoke: connected" in text, text
         assert re.search(r"^transport_url +=  ?\*\*\*\*$", text, re.M), text
         assert "guest:guest" not in text

@@ -40,6 +40,27 @@ def test_a_running_request_is_in_flight_with_its_request_id(transport, make_serv
     endpoint.release.set()
 
 
+def test_requests_waiting_for_a_thread_are_the_backlog(conf, transport, make_server):
+    conf.set_override("executor_thread_pool_size", 1)
+    endpoint = Blocking()
+    make_server([endpoint], topic="backlogged")
+    client = messaging.get_rpc_client(
+        transport, messaging.Target(topic="backlogged", server="host1")
+    )
+    for _ in range(3):
+        client.cast({}, "wait")
+    assert endpoint.started.wait(5)
+    deadline = time.monotonic() + 5
+    while tracking.gauges()["backlogged"] != (2, 1) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tracking.gauges()["backlogged"] == (2, 1)
+    endpoint.release.set()
+    deadline = time.monotonic() + 5
+    while tracking.gauges()["backlogged"] != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert tracking.gauges()["backlogged"] == (0, 0)
+
+
 def test_a_slow_request_is_logged_once_by_server_and_client(conf, transport, make_server, caplog):
     conf.set_override("rpc_slow_call_threshold", 0.05)
     endpoint = Blocking()

@@ -10,11 +10,14 @@ subclass defines are callable over RPC: everything Manager itself defines
 ``svcframe.messaging.dispatcher.rpc_method``).
 """
 
+import functools
 import importlib.metadata
+import time
 
 from oslo_config import cfg
 from oslo_service import periodic_task
 
+from svcframe import metrics
 from svcframe.messaging import DefaultRPCAccessPolicy, Target
 
 __all__ = ["Manager", "ManagerAccessPolicy", "periodic_task", "release_of"]
@@ -64,6 +67,10 @@ class Manager(periodic_task.PeriodicTasks):
 
     def periodic_tasks(self, context, raise_on_error=False):
         """Run the due periodic tasks; returns how long until the next one is due."""
+        if metrics.enabled() and "_periodic_tasks" not in vars(self):
+            self._periodic_tasks = [
+                (name, _measured(name, task)) for name, task in self._periodic_tasks
+            ]
         return self.run_periodic_tasks(context, raise_on_error=raise_on_error)
 
     def set_periodic_spacing(self, task_name, seconds):
@@ -88,6 +95,22 @@ class Manager(periodic_task.PeriodicTasks):
         for name, task in self._periodic_tasks:
             if not task._periodic_immediate:
                 self._periodic_last_run[name] = now
+
+
+def _measured(name, task):
+    """``task`` counted and timed in the metrics; it keeps its @periodic_task marks."""
+
+    @functools.wraps(task)
+    def run(manager, context):
+        started, outcome = time.monotonic(), "error"
+        try:
+            result = task(manager, context)
+            outcome = "ok"
+            return result
+        finally:
+            metrics.record_periodic_task(name, outcome, time.monotonic() - started)
+
+    return run
 
 
 def release_of(manager):

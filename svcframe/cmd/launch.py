@@ -23,7 +23,8 @@ from svcframe.cmd import config_errors
 from svcframe.conf import database as database_conf
 from svcframe.conf import service as service_conf
 from svcframe.conf import sources
-from svcframe.messaging.transport import mask_password
+from svcframe.launcher import MetricsListenError
+from svcframe.masking import mask_password
 
 __all__ = ["main"]
 
@@ -167,7 +168,10 @@ def main(argv=None):
         return EXIT_BOOT_ERROR
 
     launcher = service_module.serve(server, workers=workers)
-    return launcher.wait()
+    try:
+        return launcher.wait()
+    except MetricsListenError as exc:
+        return _fail(exc)
 
 
 def _program_name(binary):

@@ -4,6 +4,7 @@ import json
 
 from svcframe import components, servicegroup
 from svcframe.cmd.table import format_table
+from svcframe.conf import service as service_opts
 from svcframe.servicegroup.exceptions import ServiceNotFound
 
 __all__ = ["COLUMNS", "add_parser", "describe", "format_version", "table_row"]
@@ -40,6 +41,19 @@ def add_parser(subparsers):
         "--format", choices=("table", "json"), default="table", help="output format (table)"
     )
     listing.set_defaults(handler=list_services)
+
+    check = commands.add_parser(
+        "check",
+        help="exit 0 if a service is up and enabled, 1 otherwise",
+        description="Check one service in the registry, for scripts and probes "
+        "without HTTP: exit status 0 when it is up and enabled, 1 otherwise "
+        "(down, disabled, forced down or not registered).",
+    )
+    check.add_argument("--host", help="host the service runs on (default: [DEFAULT] host)")
+    check.add_argument(
+        "binary", metavar="BINARY", help="binary name, as launched (conductor) or registered"
+    )
+    check.set_defaults(handler=check_service)
 
     disable = commands.add_parser(
         "disable",
@@ -113,6 +127,20 @@ def list_services(conf, args):
         print(json.dumps(services, indent=2))
     else:
         print(format_table(COLUMNS, [table_row(service) for service in services]))
+
+
+def check_service(conf, args):
+    service_opts.register_opts(conf)
+    host = args.host or conf.host
+    api = servicegroup.API(conf)
+    try:
+        record = api.get(host, _registered(api, host, args.binary))
+    except ServiceNotFound:
+        print(f"{args.binary} on {host}: not registered")
+        return 1
+    up = api.service_is_up(record)
+    print(f"{record.binary} on {host}: {'up' if up else 'down'}, {record.status}")
+    return 0 if up and record.status == "enabled" else 1
 
 
 def disable_service(conf, args):

@@ -101,6 +101,15 @@ messaging_opts = [
         "unique id within one process only). A server can override this with "
         "get_rpc_server(..., ack_mode=...).",
     ),
+    cfg.FloatOpt(
+        "rpc_slow_call_threshold",
+        default=10.0,
+        min=0,
+        mutable=True,
+        help="Seconds after which an RPC request is slow: a server logs each "
+        "request that ran longer, a client each call it waited on longer, once, "
+        "with topic, method, request id and duration. 0 disables it.",
+    ),
     cfg.StrOpt(
         "state_path",
         default=default_state_path(),

@@ -9,12 +9,14 @@ from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS,
 from svcframe.launcher._generation import running_config
 from svcframe.launcher._launch import launch
 from svcframe.launcher._master import ProcessLauncher
+from svcframe.launcher._observe import MetricsListenError
 from svcframe.launcher._single import ServiceLauncher
 
 __all__ = [
     "EXIT_BOOT_ERROR",
     "EXIT_FAILURE",
     "EXIT_SUCCESS",
+    "MetricsListenError",
     "ProcessLauncher",
     "ServiceBase",
     "ServiceLauncher",

@@ -6,7 +6,7 @@ import logging
 
 from oslo_config import cfg
 
-from svcframe.messaging.transport import mask_password
+from svcframe.masking import mask_password
 
 __all__ = [
     "Changes",
@@ -31,6 +31,11 @@ _RELOAD_ERROR_PREFIXES = (
     "Caught Error while reloading configure files: ",
     "Caught SystemExit while reloading configure files with exit code: ",
 )
+
+
+# Lower bounds svcframe needs on options defined exactly as oslo.messaging
+# defines them, without the bound: a worker cannot start below it.
+_LOWER_BOUNDS = {(None, "executor_thread_pool_size"): 1}
 
 
 class ReloadFailed(Exception):
@@ -103,7 +108,7 @@ def _read(conf, group, name):
 
 
 def _invalid(conf, before, after):
-    """(option, reason) of each option the reload made unreadable."""
+    """(option, reason) of each option the reload made unreadable, or below a bound of ours."""
     invalid = []
     for key in sorted(after, key=lambda key: (key[0] or "", key[1])):
         if after[key] is _UNREADABLE and before.get(key) is not _UNREADABLE:
@@ -113,6 +118,12 @@ def _invalid(conf, before, after):
             except cfg.Error as exc:
                 # "Value for option X from LocationInfo(...) is not valid: why"
                 invalid.append((Changes.describe([key]), str(exc).rsplit(" is not valid: ", 1)[-1]))
+        elif key in _LOWER_BOUNDS and after[key] != before.get(key):
+            minimum = _LOWER_BOUNDS[key]
+            if isinstance(after[key], int) and after[key] < minimum:
+                # Worded as oslo.config words its own bounds.
+                reason = f"Should be greater than or equal to {minimum}"
+                invalid.append((Changes.describe([key]), reason))
     return invalid
 
 

@@ -3,8 +3,9 @@
 The master runs one loop on its main thread, the shape of gunicorn's
 arbiter: wait (for a signal, a worker message or the next deadline), handle
 the signals, reap the dead, kill the hung, then fork what is missing.  It
-opens no connection and starts no thread, so every fork copies a
-single-threaded process.
+opens no broker connection and starts no thread, so every fork copies a
+single-threaded process; the metrics and health listener, when configured,
+is one more non-blocking socket in the same loop (see ``_http``).
 """
 
 import gc
@@ -16,16 +17,17 @@ import time
 
 from svcframe import log, systemd
 from svcframe.conf import service as service_opts
-from svcframe.launcher import _channel, _config, _generation, _proctitle, _worker
+from svcframe.launcher import _channel, _config, _generation, _proctitle, _report, _worker
 from svcframe.launcher._backoff import Backoff
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
+from svcframe.launcher._observe import MasterObserver
 from svcframe.launcher._signals import SignalManager, blocked, signal_name
 
 __all__ = ["ProcessLauncher"]
 
 LOG = logging.getLogger("svcframe.launcher")
 
-_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, _report.SIGNAL)
 # Deadlines wake the loop anyway; this only bounds the damage of a missed one.
 _MAX_SLEEP = 1.0
 
@@ -117,6 +119,7 @@ class ProcessLauncher:
         self._signals = SignalManager(_SIGNALS)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._signals.fileno(), selectors.EVENT_READ)
+        self._observer = MasterObserver(self, self._selector)
         self._lifeline_r, self._lifeline_w = os.pipe2(os.O_CLOEXEC)
         self._workers = {}
         self._respawn_at = dict.fromkeys(range(1, self._total + 1), now)
@@ -149,6 +152,7 @@ class ProcessLauncher:
     def _teardown(self):
         for worker in self._workers.values():
             self._kill(worker, "master exiting")
+        self._observer.close()
         self._selector.close()
         self._signals.close()
         os.close(self._lifeline_r)
@@ -157,8 +161,10 @@ class ProcessLauncher:
         _generation.set_running(None, None)
 
     def _loop_once(self):
-        for key, _ in self._selector.select(self._sleep_time()):
-            if key.data is not None:
+        for key, events in self._selector.select(self._sleep_time()):
+            if callable(key.data):
+                key.data(key.fileobj, events)
+            elif key.data is not None:
                 self._read(key.data)
         for signum in self._signals.read():
             self._handle_signal(signum)
@@ -169,6 +175,7 @@ class ProcessLauncher:
             self._murder_hung()
             self._manage_workers()
         self._report()
+        self._observer.tick()
 
     def _sleep_time(self):
         now = time.monotonic()
@@ -194,6 +201,8 @@ class ProcessLauncher:
                 for worker in self._workers.values():
                     self._kill(worker, "forced")
                 self._status = max(self._status, EXIT_FAILURE)
+        elif signum == _report.SIGNAL:
+            _report.forward(self._workers)
         elif signum == signal.SIGHUP:
             if self._stopping:
                 LOG.info("Caught SIGHUP while stopping, ignoring it")
@@ -319,6 +328,7 @@ class ProcessLauncher:
         for worker in self._workers.values():
             if worker.fd is not None:
                 os.close(worker.fd)
+        self._observer.forget()
         self._selector.close()
         self._signals.close()
         os.close(self._lifeline_w)
@@ -392,6 +402,7 @@ class ProcessLauncher:
             self._on_exit(worker, os.waitstatus_to_exitcode(wait_status))
 
     def _on_exit(self, worker, code):
+        self._observer.worker_exited(worker, code, self._stopping)
         if code >= 0:
             how = f"exited with status {code}"
         else:

@@ -6,8 +6,9 @@ import time
 
 from svcframe import systemd
 from svcframe.conf import service as service_opts
-from svcframe.launcher import _config, _generation, _proctitle
+from svcframe.launcher import _config, _generation, _proctitle, _report
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE
+from svcframe.launcher._observe import SingleObserver
 from svcframe.launcher._runner import Runner
 
 __all__ = ["ServiceLauncher"]
@@ -31,6 +32,7 @@ class _SingleRunner(Runner):
         self._kill_at = None
 
     def on_ready(self):
+        self.ready = True
         LOG.info("Service ready")
         systemd.notify_ready("ready")
 
@@ -151,9 +153,12 @@ class ServiceLauncher:
             raise RuntimeError("launch_service() must be called before wait()")
         _config.log_options(self.conf)
         runner = _SingleRunner(self.conf, self._service, self.restart_method, self._name)
+        observer = SingleObserver(self.conf, self._name, self._service, runner)
+        _report.install(self.conf, self._name)
         try:
             status = runner.run()
         finally:
+            observer.close()
             if runner.signals is not None:
                 runner.signals.close()
             # The process no longer runs the service it pings for.

@@ -7,8 +7,8 @@ import signal
 import threading
 import time
 
-from svcframe import log
-from svcframe.launcher import _channel, _config, _generation, _proctitle
+from svcframe import log, metrics
+from svcframe.launcher import _channel, _config, _generation, _proctitle, _report
 from svcframe.launcher._base import EXIT_FAILURE
 from svcframe.launcher._runner import SIGNALS, Runner
 from svcframe.launcher._signals import SignalManager
@@ -152,6 +152,7 @@ def main(conf, service, spec, unblock):
     status = EXIT_FAILURE
     try:
         signals = SignalManager(SIGNALS)
+        _report.install(conf, spec.name)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, unblock)
         for key in _MASTER_ONLY_ENV:
             os.environ.pop(key, None)
@@ -172,5 +173,6 @@ def main(conf, service, spec, unblock):
     except BaseException:
         LOG.exception("Worker %d failed", spec.number)
     finally:
+        metrics.flush()
         logging.shutdown()
         os._exit(status)

@@ -1,6 +1,8 @@
 """RPCClient: invokes methods on servers of a topic, by cast or call."""
 
-from svcframe.messaging import _utils, exceptions
+import time
+
+from svcframe.messaging import _utils, exceptions, tracking
 from svcframe.messaging.serializer import NoOpSerializer
 
 __all__ = ["RPCClient", "get_rpc_client"]
@@ -88,13 +90,22 @@ class _CallContext:
         """Invoke ``method`` on one server of the topic (or all, with fanout); no reply."""
         self._check_version_cap()
         message = self._make_message(ctxt, method, kwargs)
-        self._send(
-            self._target,
-            self.serializer.serialize_context(ctxt),
-            message,
-            retry=self.retry,
-            transport_options=self.transport_options,
-        )
+        target = self._target
+        started, outcome = time.monotonic(), "ok"
+        try:
+            self._send(
+                target,
+                self.serializer.serialize_context(ctxt),
+                message,
+                retry=self.retry,
+                transport_options=self.transport_options,
+            )
+        except Exception as exc:
+            outcome = tracking.client_outcome(exc)
+            raise
+        finally:
+            kind = "fanout" if target.fanout else "cast"
+            tracking.record_client(target.topic, method, kind, outcome, started, 0)
 
     def call(self, ctxt, method, **kwargs):
         """Invoke ``method`` on one server of the topic and return its result.
@@ -113,16 +124,25 @@ class _CallContext:
         timeout = self.timeout
         if timeout is None:
             timeout = self.conf.rpc_response_timeout
-        result = self._send(
-            self._target,
-            self.serializer.serialize_context(ctxt),
-            message,
-            wait_for_reply=True,
-            timeout=timeout,
-            call_monitor_timeout=self.call_monitor_timeout,
-            retry=self.retry,
-            transport_options=self.transport_options,
-        )
+        target = self._target
+        started, outcome = time.monotonic(), "ok"
+        try:
+            result = self._send(
+                target,
+                self.serializer.serialize_context(ctxt),
+                message,
+                wait_for_reply=True,
+                timeout=timeout,
+                call_monitor_timeout=self.call_monitor_timeout,
+                retry=self.retry,
+                transport_options=self.transport_options,
+            )
+        except Exception as exc:
+            outcome = tracking.client_outcome(exc)
+            raise
+        finally:
+            slow = self.conf.rpc_slow_call_threshold
+            tracking.record_client(target.topic, method, "call", outcome, started, slow, ctxt)
         if self._noop:
             return result
         return self.serializer.deserialize_entity(ctxt, result)

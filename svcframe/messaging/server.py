@@ -13,7 +13,7 @@ import threading
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.messaging import exceptions
+from svcframe.messaging import exceptions, tracking
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.dispatcher import RPCDispatcher
 
@@ -190,6 +190,8 @@ class RPCServer(MessageHandlingServer):
         self._work_lock = threading.Lock()
         self._counters = {"received": 0, "returned": 0, "max_waiting": 0, "max_held": 0}
         super().__init__(transport, dispatcher, executor)
+        # Its waiting and running requests are the topic's backlog and in-flight gauges.
+        tracking.add_server(self)
 
     def _create_listener(self):
         return self.transport._listen(self.target)
@@ -232,6 +234,7 @@ class RPCServer(MessageHandlingServer):
                 counters["max_waiting"] = waiting
             if waiting + self._running_count > counters["max_held"]:
                 counters["max_held"] = waiting + self._running_count
+        tracking.received()
         try:
             self._executor.submit(self._run, work)
         except Exception:
@@ -267,14 +270,19 @@ class RPCServer(MessageHandlingServer):
                 self._running_count -= 1
 
     def _process(self, incoming):
+        slow = self.conf.rpc_slow_call_threshold
+        request = tracking.start(self.target.topic, incoming, slow)
         failure = None
+        outcome, known_method = "ok", True
         try:
             result = self.dispatcher.dispatch(incoming)
         except exceptions.ExpectedException as exc:
             failure = exc.exc_info
+            outcome = "error"
             LOG.debug("Expected exception during message handling (%s)", failure[1])
         except _REQUEST_ERRORS as exc:
             failure = sys.exc_info()
+            outcome, known_method = "rejected", False
             if isinstance(exc, exceptions.NoSuchMethod) and exc.method.endswith("_ignore_errors"):
                 LOG.debug("Method %s not found", exc.method)
             else:
@@ -282,11 +290,14 @@ class RPCServer(MessageHandlingServer):
         except Exception as exc:
             failure = sys.exc_info()
             if getattr(exc, "caller_error", False):
+                outcome = "rejected"
                 _log_rejected(exc)
             else:
+                outcome = "error"
                 LOG.exception(
                     "Exception during message handling of RPC method %s", _method_name(incoming)
                 )
+        tracking.finish(request, outcome, known_method, slow)
         if not incoming.is_call:
             return
         if failure is not None and not self.conf.rpc_send_tracebacks:

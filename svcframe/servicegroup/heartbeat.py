@@ -4,6 +4,7 @@ import logging
 import threading
 import time
 
+from svcframe import metrics
 from svcframe.masking import mask_password
 from svcframe.servicegroup.exceptions import ServiceGroupError
 
@@ -91,6 +92,7 @@ class Membership:
         try:
             self._driver.report(self.host, self.binary, self.topic, self.version, **self._versions)
         except ServiceGroupError as exc:
+            metrics.record_heartbeat("error")
             if not self._failing:
                 LOG.warning(
                     "Heartbeat of %s on %s failed, retrying every %ss: %s",
@@ -101,6 +103,7 @@ class Membership:
                 )
             self._failing = True
         except Exception:
+            metrics.record_heartbeat("error")
             if not self._failing:
                 LOG.exception(
                     "Heartbeat of %s on %s failed unexpectedly, retrying every %ss",
@@ -110,6 +113,7 @@ class Membership:
                 )
             self._failing = True
         else:
+            metrics.record_heartbeat("ok")
             if self._failing:
                 LOG.info(
                     "Heartbeat of %s on %s reached %s again",

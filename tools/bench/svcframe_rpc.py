@@ -14,9 +14,14 @@ Casts are measured in both acknowledgement modes: the main server acks
 them after processing (``rpc_ack_mode``'s default), a second server on
 ``<topic>_onr`` acks them when a worker starts them (``on_receipt``).
 Calls are acked when started in both modes: their rows are the same.
+
+With ``"metrics": true`` in the params both processes record Prometheus
+metrics, as a service with ``[metrics] port`` set does (see metrics_cost.py).
 """
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 
@@ -33,6 +38,18 @@ def _transport(url):
     return messaging.get_rpc_transport(conf, url=url)
 
 
+def _maybe_enable_metrics(args):
+    if not args.params.get("metrics"):
+        return
+    from svcframe import metrics
+
+    directory = tempfile.mkdtemp(prefix="svcbench-metrics-")
+    metrics.enable(directory)
+    import atexit
+
+    atexit.register(shutil.rmtree, directory, True)
+
+
 def _reply_queue(transport):
     waiter = getattr(transport._driver, "_reply_waiter", None)
     return getattr(waiter, "queue_name", None)
@@ -41,6 +58,7 @@ def _reply_queue(transport):
 def server_main(args):
     from svcframe import messaging
 
+    _maybe_enable_metrics(args)
     profiler = _common.Profiler(args.profile_dir, "svcframe-server")
     transport = _transport(args.url)
     server_name = f"bench-{os.getpid()}"
@@ -79,6 +97,7 @@ def server_main(args):
 def client_main(args):
     from svcframe import messaging
 
+    _maybe_enable_metrics(args)
     server, ready = _common.start_server(os.path.abspath(__file__), args)
     transports = []
     queues = []
@@ -119,6 +138,7 @@ def client_main(args):
             "amqp": _common.version_of("amqp"),
             "server_ready": ready,
             "publisher_confirms": "on, pipelined (always, rabbit driver)",
+            "metrics": bool(args.params.get("metrics")),
         }
         modes = [("conc", shared)]
         if not args.params.get("no_per_thread"):

@@ -108,6 +108,9 @@ class Listener(abc.ABC):
 class IncomingMessage(abc.ABC):
     """A received request: context, message and the means to answer it."""
 
+    #: True when the request came through the topic's fanout exchange.
+    fanout = False
+
     def __init__(self, ctxt, message, msg_id=None, client_timeout=None):
         self.ctxt = ctxt
         self.message = message

@@ -21,8 +21,9 @@ import time
 
 import amqp.exceptions
 
+from svcframe import metrics
+from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
-from svcframe.messaging.transport import mask_password
 
 __all__ = ["Backoff", "connect", "ConsumerThread", "connection_errors"]
 
@@ -310,6 +311,7 @@ class ConsumerThread(threading.Thread):
             self.conn = None
             _close_quietly(conn)
             raise
+        metrics.record_broker_connected(True, reconnect=not first)
         self.on_connected()
         self.ready.set()
         if not first:
@@ -387,6 +389,7 @@ class ConsumerThread(threading.Thread):
         self._consumers = []
         _close_quietly(self.conn)
         self.conn = None
+        metrics.record_broker_connected(False)
 
     def _cancel_consumers(self):
         if self.conn is None:

@@ -24,6 +24,7 @@ import time
 import amqp
 import kombu
 
+from svcframe import metrics
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.drivers import base, kombu_payload
@@ -89,15 +90,17 @@ def _kind_of(reason):
 class _Delivery:
     """What the listener needs of a delivery, whatever the kombu transport."""
 
-    __slots__ = ("tag", "generation", "body", "headers", "content_type", "unique_id")
+    __slots__ = ("tag", "generation", "body", "headers", "content_type", "unique_id", "fanout")
 
-    def __init__(self, tag, generation, body, headers, content_type):
+    def __init__(self, tag, generation, body, headers, content_type, fanout=False):
         self.tag = tag
         self.generation = generation
         self.body = body
         self.headers = headers
         self.content_type = content_type
         self.unique_id = None
+        # Came through the topic's fanout exchange: a metric label.
+        self.fanout = fanout
 
 
 class KombuIncomingMessage(base.IncomingMessage):
@@ -110,6 +113,7 @@ class KombuIncomingMessage(base.IncomingMessage):
         self._listener = listener
         self._delivery = delivery
         self._settled = False
+        self.fanout = delivery.fanout
 
     def claim(self):
         listener = self._listener
@@ -196,6 +200,7 @@ class KombuListener(base.Listener):
         self.driver = driver
         self.target = target
         self.fanout_queue_name = driver.fanout_queue_name(target.topic)
+        self._fanout_exchange = f"{target.topic}_fanout"
         self.prefetch = effective_prefetch(driver)
         self._on_message = None
         self._thread = None
@@ -282,6 +287,7 @@ class KombuListener(base.Listener):
             message.body,
             properties.get("application_headers"),
             properties.get("content_type"),
+            self._is_fanout(message.delivery_info),
         )
         self._receive(delivery)
 
@@ -292,13 +298,17 @@ class KombuListener(base.Listener):
             message.body,
             message.headers,
             message.content_type,
+            self._is_fanout(message.delivery_info),
         )
         self._receive(delivery)
+
+    def _is_fanout(self, delivery_info):
+        return (delivery_info or {}).get("exchange") == self._fanout_exchange
 
     def _undecodable_kombu(self, message, exc):
         delivery = _Delivery(message.delivery_tag, self._current_generation, b"", None, None)
         self._outstanding[delivery.tag] = False
-        self._drop(delivery, f"kombu could not read it: {exc}", (None, None))
+        self._drop(delivery, f"kombu could not read it: {exc}", (None, None), type(exc).__name__)
 
     def _receive(self, delivery):
         # Runs in the consumer thread for every delivery: nothing may escape,
@@ -310,7 +320,12 @@ class KombuListener(base.Listener):
             if incoming is None:
                 return
         except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, ... included
-            self._drop(delivery, f"{type(exc).__name__}: {exc}", self._scan_address(delivery))
+            self._drop(
+                delivery,
+                f"{type(exc).__name__}: {exc}",
+                self._scan_address(delivery),
+                type(exc).__name__,
+            )
             return
         try:
             self._on_message(incoming)
@@ -334,7 +349,8 @@ class KombuListener(base.Listener):
             self._drop(delivery, exc, (None, None))
             return None
         except (RecursionError, MemoryError) as exc:
-            self._drop(delivery, f"{type(exc).__name__}", wire.scan_reply_address(body))
+            name = type(exc).__name__
+            self._drop(delivery, name, wire.scan_reply_address(body), name)
             return None
         try:
             request = wire.parse_request(inner)
@@ -363,8 +379,10 @@ class KombuListener(base.Listener):
         except Exception:  # noqa: BLE001 - only a best effort to answer the caller
             return None, None
 
-    def _drop(self, delivery, reason, reply_address):
+    def _drop(self, delivery, reason, reply_address, reason_name=None):
+        # ``reason_name``: a fixed name for the metric label, never the text.
         self.settle(delivery, _REJECT)
+        metrics.record_malformed(reason_name or type(reason).__name__)
         msg_id, reply_q = reply_address
         body = delivery.body
         _DROPPED.warning(

@@ -17,13 +17,13 @@ import time
 
 import amqp
 
+from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu_connection import (
     connect,
     connection_errors,
     reconnect_backoff,
 )
-from svcframe.messaging.transport import mask_password
 
 __all__ = ["Publisher", "Outgoing", "Settlement"]
 
@@ -257,6 +257,10 @@ class Publisher:
                             f"Timed out sending to {outgoing.routing_key}: {reason}"
                         )
                     time.sleep(delay)
+            except exceptions.MessagingException:
+                # Already ours, and said (an in-process transport reports an
+                # unroutable call from inside the publish): the connection is fine.
+                raise
             except Exception as exc:
                 # Not a connection error: the message itself cannot be
                 # framed (a routing key over 255 bytes, ...).  The frame may

@@ -3,6 +3,7 @@ import logging
 import pytest
 from oslo_config import cfg
 
+from svcframe.conf import register_messaging_opts
 from svcframe.conf import service as service_opts
 from svcframe.launcher import _config
 
@@ -56,6 +57,19 @@ def test_an_invalid_value_is_not_reloaded(conf):
         _config.reload(conf)
     assert conf.example.color == "red"
     assert conf.graceful_shutdown_timeout == 60
+
+
+def test_a_thread_pool_size_no_worker_could_start_with_is_not_reloaded(conf):
+    # Defined as oslo.messaging defines it, without a lower bound.
+    register_messaging_opts(conf)
+    conf.path.write_text("[DEFAULT]\nexecutor_thread_pool_size = 0\n[example]\ncolor = blue\n")
+    with pytest.raises(
+        _config.ReloadFailed,
+        match=r"^invalid value of \[DEFAULT\] executor_thread_pool_size: "
+        r"Should be greater than or equal to 1$",
+    ):
+        _config.reload(conf)
+    assert (conf.executor_thread_pool_size, conf.example.color) == (64, "red")
 
 
 def test_mutate_applies_mutable_options_and_names_the_others(conf, caplog):

@@ -134,6 +134,8 @@ def test_an_unserializable_result_is_a_remote_error(rpc):
         rpc.client().call({}, "unserializable")
     assert info.value.exc_type == "MessagingServerError"
     assert "cannot be serialized" in str(info.value)
+    # The driver's own frames tell the caller nothing but the server's paths.
+    assert "File " not in str(info.value.traceback)
     assert rpc.client().call({}, "echo", value=2) == 2
 
 

@@ -17,7 +17,6 @@ still be found, the caller gets the error instead of waiting for a timeout.
 import collections
 import itertools
 import logging
-import sys
 import threading
 import time
 
@@ -154,10 +153,10 @@ class KombuIncomingMessage(base.IncomingMessage):
         except (TypeError, ValueError) as exc:
             # The endpoint returned something JSON cannot carry: tell the caller.
             LOG.error("Cannot serialize the reply to message %s: %s", self.msg_id, exc)
-            try:
-                raise exceptions.MessagingServerError(f"the result cannot be serialized: {exc}")
-            except exceptions.MessagingServerError:
-                failure = wire.serialize_failure(sys.exc_info())
+            # No traceback: it would only show this module's frames (and
+            # server paths) whatever rpc_send_tracebacks says.
+            error = exceptions.MessagingServerError(f"the result cannot be serialized: {exc}")
+            failure = wire.serialize_failure((type(error), error, None))
             body = wire.encode(wire.build_reply(self.msg_id, None, failure, ending=True))
         self.driver.send_reply(self.reply_q, body, self.msg_id)
 
@@ -397,10 +396,8 @@ class KombuListener(base.Listener):
         error = reason
         if not isinstance(error, exceptions.MessagingException):
             error = exceptions.InvalidRequest(f"the request could not be read: {str(reason)[:500]}")
-        try:
-            raise error
-        except exceptions.MessagingException:
-            failure = wire.serialize_failure(sys.exc_info())
+        # No traceback: the caller's request is what is wrong, not our code.
+        failure = wire.serialize_failure((type(error), error, None))
         reply = wire.build_reply(msg_id, None, failure, ending=True)
         self.driver.send_reply(reply_q, wire.encode(reply), msg_id)
 

@@ -62,7 +62,7 @@ def ssl_options(opts, safe_url):
         raise ValueError("[oslo_messaging_rabbit] ssl_key_file is set without ssl_cert_file")
 
     if opts.ssl_insecure_skip_verify:
-        LOG.warning(
+        _warn_once(
             "TLS to %s does not verify the broker's certificate "
             "(ssl_insecure_skip_verify = true): anyone on the network path can pose "
             "as the broker and read the credentials and every message",
@@ -75,7 +75,7 @@ def ssl_options(opts, safe_url):
         # BrokerConnection fills in each broker's own name.
         options["server_hostname"] = None
     else:
-        LOG.warning(
+        _warn_once(
             "TLS to %s does not check the broker's host name "
             "(ssl_enforce_hostname_verification = false): any certificate the CA "
             "signed, for any host, is accepted",
@@ -103,3 +103,14 @@ class BrokerConnection(kombu.Connection):
                 options["server_hostname"] = params.get("hostname")
             params["ssl"] = options
         super()._init_params(**params)
+
+
+# One line per URL and process: a service makes several transports (RPC,
+# notifications) to the same broker, and the operator needs to hear it once.
+_warned = set()
+
+
+def _warn_once(message, safe_url):
+    if (message, safe_url) not in _warned:
+        _warned.add((message, safe_url))
+        LOG.warning(message, safe_url)

@@ -135,7 +135,8 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
 
         # A new greeting on SIGHUP, then a worker killed: its replacement
         # greets with the one on disk too.
-        config.write_text(config.read_text() + f"\n[{NAME}]\ngreeting = Bonjour\n")
+        config_file = project / config
+        config_file.write_text(config_file.read_text() + f"\n[{NAME}]\ngreeting = Bonjour\n")
         launcher.send_signal(signal.SIGHUP)
         _wait_in(output, launcher, lambda text: "Reload done" in text)
         (victim,) = re.findall(r"Started worker 1 of 2 \(pid (\d+)\)", output.read_text())
@@ -151,7 +152,7 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
         )
         for _ in range(4):
             result = _run(
-                [os.path.join(BIN, "svc-manage"), "--config-file", config, "rpc", "call", NAME]
+                [os.path.join(BIN, "svc-manage"), "--config-file", config_file, "rpc", "call", NAME]
                 + ["hello", "--arg", "name=Ada", "--format", "json", "--timeout", "10"],
                 timeout=60,
                 cwd=tmp_path,

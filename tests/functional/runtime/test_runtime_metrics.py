@@ -131,7 +131,9 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
         def sleeping_pids():
             pids = set()
             for name in os.listdir(service.marker_dir):
-                pids.add(int((service.marker_dir / name).read_text()))
+                text = (service.marker_dir / name).read_text()
+                if text:  # not half-written by the worker that is creating it
+                    pids.add(int(text))
             return pids >= set(workers.values()) and pids
 
         wait_for(sleeping_pids, 30, "every worker to be asleep in sleep()")

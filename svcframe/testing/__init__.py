@@ -25,8 +25,13 @@ A complete test::
         svc_service("conductor")
         api = svc_client(ConductorAPI)
         assert api.describe(svc_context)["service"] == "conductor"
+
+``wait_until(predicate, timeout=10.0)`` polls for what happens elsewhere (a
+cast handled, a process ready) and fails the test with what was awaited and
+the last value seen.
 """
 
 from svcframe.testing.fixtures import ServiceRunner, make_test_conf
+from svcframe.testing.waiting import WaitTimeout, wait_until
 
-__all__ = ["ServiceRunner", "make_test_conf"]
+__all__ = ["ServiceRunner", "WaitTimeout", "make_test_conf", "wait_until"]

@@ -1,10 +1,10 @@
 """The hasher on the in-process fake:// transport (--svc-transport-url for a broker)."""
 
 import hashlib
-import time
 
 import pytest
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 from svc_hasher.manager import UnknownAlgorithm
 from svc_hasher.rpcapi import HasherAPI
@@ -49,12 +49,13 @@ def test_reset_stats_reaches_every_service(svc_service, svc_client, svc_context)
     api = svc_client(HasherAPI)
     for _ in range(4):
         api.digest(svc_context, "abc")
-    api.reset_stats(svc_context)  # a cast returns at once: poll for its effect
+    api.reset_stats(svc_context)  # a cast returns at once: wait for its effect
     for service in services:
-        deadline = time.monotonic() + 5
-        while api.stats(svc_context, service.host)["digests"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert api.stats(svc_context, service.host)["digests"] == 0
+        wait_until(
+            lambda host=service.host: api.stats(svc_context, host)["digests"] == 0,
+            timeout=5,
+            message=f"the reset on {service.host}",
+        )
 
 
 def test_default_algorithm_is_reloadable(svc_conf, svc_service, svc_client, svc_context):

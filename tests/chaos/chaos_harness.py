@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "functional", "runtime"))
 
 import runtime_harness  # noqa: E402
 from chaos_components import processed_ids  # noqa: E402
-from runtime_harness import Load, alive, wait_for  # noqa: E402
+from runtime_harness import Load, alive  # noqa: E402
 
 __all__ = [
     "CallLoad",
@@ -32,7 +32,6 @@ __all__ = [
     "rss_kb",
     "send_casts",
     "wait_processed",
-    "wait_for",
 ]
 
 COMPONENT = "chaos = tests.chaos.chaos_components:ChaosManager"

@@ -10,8 +10,10 @@ import signal
 import time
 
 import pytest
-from chaos_harness import CallLoad, CastLoad, alive, send_casts, wait_for, wait_processed
+from chaos_harness import CallLoad, CastLoad, alive, send_casts, wait_processed
 from conftest import full_only
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.chaos
 
@@ -27,7 +29,7 @@ def test_sigkill_with_casts_queued_after_processing(rabbit_node, launch, figures
     with run.client() as client:
         sent = send_casts(client, casts, seconds=0.05)
         # Kill a worker while it holds part of the backlog.
-        wait_for(lambda: len(run.processed()) >= casts // 4, 60, "a quarter processed")
+        wait_until(lambda: len(run.processed()) >= casts // 4, 60, message="a quarter processed")
         os.kill(workers[1], signal.SIGKILL)
         report = wait_processed(run, sent, timeout=90)
 
@@ -71,7 +73,7 @@ def test_sigterm_with_casts_queued_requeues_the_rest(rabbit_node, launch, figure
     run.wait_ready(timeout=60)
     with run.client() as client:
         sent = send_casts(client, casts, seconds=0.05)
-    wait_for(lambda: len(run.processed()) >= 20, 60, "20 casts processed")
+    wait_until(lambda: len(run.processed()) >= 20, 60, message="20 casts processed")
     stopped_at = time.monotonic()
     run.kill(signal.SIGTERM)
     status = run.wait(timeout=60)

@@ -17,6 +17,7 @@ from oslo_config import cfg
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -54,13 +55,6 @@ class _Server:
 def _processed(record):
     with open(record) as f:
         return [int(line) for line in f.read().split()]
-
-
-def _wait_until(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -105,7 +99,7 @@ def test_a_killed_server_loses_no_cast_after_processing_and_holds_no_more_than_i
     assert os.listdir(claimed), "the killed server held no unacked cast"
 
     servers.append(_Server(url, topic, record, threads=4))
-    _wait_until(lambda: set(_processed(record)) >= set(range(CASTS)), 60)
+    wait_until(lambda: set(_processed(record)) >= set(range(CASTS)), 60)
     seen = _processed(record)
     # At-least-once: only what was running when the server died ran twice.
     assert len(seen) - len(set(seen)) <= 4

@@ -14,6 +14,7 @@ from oslo_config import cfg
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
+from svcframe.testing import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -64,13 +65,6 @@ def _receive(transport, queue, timeout):
             except TimeoutError:
                 pass
     return [json.loads(m.body) for m in got]
-
-
-def _wait_until(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_a_message_claimed_by_a_killed_process_goes_back_to_its_queue(transport):
@@ -200,7 +194,7 @@ def test_queues_of_killed_processes_are_removed(transport, tmp_path):
     )
     server.start()
     try:
-        _wait_until(lambda: not [q for q in os.listdir(queues) if q.startswith("reply_")])
+        wait_until(lambda: not [q for q in os.listdir(queues) if q.startswith("reply_")])
     finally:
         server.stop()
         server.wait()

@@ -18,6 +18,7 @@ from oslo_config import cfg
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
 from svcframe.messaging import exceptions
+from svcframe.testing import wait_until
 
 
 class _Endpoint:
@@ -61,16 +62,6 @@ class _Service:
         self.server.stop()
         self.server.wait()
         self.transport.cleanup()
-
-
-def _wait_until(predicate, timeout=15):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def _cpu_over(seconds):
@@ -159,7 +150,7 @@ def test_a_full_disk_is_a_clear_error_and_nothing_acknowledged_is_lost(small_dis
     try:
         for n in range(20):
             svc.client.cast({}, "record", tag=n)
-        assert _wait_until(lambda: len(svc.records()) >= 20)
+        wait_until(lambda: len(svc.records()) >= 20)
         filler = _fill(small_disk)
         started = time.monotonic()
         with pytest.raises(exceptions.MessageDeliveryFailure, match="No space left") as info:
@@ -174,7 +165,7 @@ def test_a_full_disk_is_a_clear_error_and_nothing_acknowledged_is_lost(small_dis
             svc.client.cast({}, "record", tag=n)
         assert svc.client.call({}, "echo", value="room again") == "room again"
         # Every cast that was accepted was handled once; the refused one never.
-        assert _wait_until(lambda: len(svc.records()) >= 40)
+        wait_until(lambda: len(svc.records()) >= 40)
         assert sorted(svc.records()) == list(range(40))
     finally:
         svc.close()
@@ -210,7 +201,7 @@ def test_a_data_directory_deleted_under_a_running_service_is_recreated(tmp_path,
                 except exceptions.MessagingException:
                     return False
 
-            assert _wait_until(served, timeout=30)  # at worst one sweep (10 s)
+            wait_until(served, timeout=30)  # at worst one sweep (10 s)
             assert _cpu_over(1.0) < 0.3
         assert oct(os.stat(data_dir).st_mode & 0o777) == "0o700"
         lost = [r for r in caplog.records if "lost its connection" in r.getMessage()]

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from svcframe.testing import wait_until
+
 EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example_service.py")
 
 _LINE = re.compile(
@@ -41,18 +43,6 @@ DEFAULTS = {
 
 def hide_pids(message):
     return _SECONDS.sub("for X s", _PID.sub("pid N", message))
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(
-        f"timed out after {timeout} s waiting for {what() if callable(what) else what}"
-    )
 
 
 class NotifySocket:
@@ -168,10 +158,12 @@ class Example:
         return [msg for _, _, _, msg in self.records()]
 
     def wait_line(self, text, timeout=10, count=1):
-        return wait_for(
+        return wait_until(
             lambda: sum(text in line for line in self.lines()) >= count,
             timeout,
-            lambda: f"{count} x {text!r} in the log:\n{self.log_path.read_text(errors='replace')}",
+            message=lambda: (
+                f"{count} x {text!r} in the log:\n{self.log_path.read_text(errors='replace')}"
+            ),
         )
 
     def workers(self):

@@ -10,8 +10,10 @@ import signal
 import time
 
 import pytest
-from launcher_harness import Example, alive, cmdline, wait_for
+from launcher_harness import Example, alive, cmdline
 from log_lines import assert_sequence
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -30,7 +32,7 @@ def _replace(example, number, signum):
     """Send ``signum`` to worker ``number``; wait until its successor is ready."""
     pid = example.workers()[number]
     os.kill(pid, signum)
-    wait_for(lambda: example.workers()[number] != pid, 10, f"worker {number} respawned")
+    wait_until(lambda: example.workers()[number] != pid, 10, message=f"worker {number} respawned")
     example.wait_line(f"Worker {number} of 4 (pid {example.workers()[number]}) ready")
     return pid
 
@@ -99,7 +101,7 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     with Example(tmp_path, example={"job_seconds": 2, "max_inflight": 10}) as example:
         example.wait_line("All 4 workers ready")
         jobs = example.submit(20)
-        wait_for(lambda: len(example.claimed()) == 20, 5, "20 jobs claimed")
+        wait_until(lambda: len(example.claimed()) == 20, 5, message="20 jobs claimed")
         assert example.results() == {}
         started = time.monotonic()
         example.kill(signal.SIGTERM)
@@ -119,7 +121,7 @@ def test_graceful_shutdown_timeout_kills_the_rest(tmp_path):
     ) as example:
         example.wait_line("All 4 workers ready")
         example.submit(4)
-        wait_for(lambda: len(example.claimed()) == 4, 5, "4 jobs claimed")
+        wait_until(lambda: len(example.claimed()) == 4, 5, message="4 jobs claimed")
         started = time.monotonic()
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 1
@@ -188,7 +190,7 @@ def test_workers_exit_when_the_master_is_killed(tmp_path):
         workers = list(example.workers().values())
         example.kill(signal.SIGKILL)
         example.wait(timeout=5)
-        wait_for(lambda: not any(alive(pid) for pid in workers), 5, "workers gone")
+        wait_until(lambda: not any(alive(pid) for pid in workers), 5, message="workers gone")
     assert sum("is gone, stopping" in line for line in example.lines()) == 4
 
 
@@ -197,7 +199,7 @@ def test_single_process_resets_on_sighup_and_drains_on_sigterm(tmp_path):
         example.wait_line("Service ready")
         assert re.fullmatch(r"svc-example \[config 0 [0-9a-f]{8}\]", cmdline(example.pid))
         jobs = example.submit(5)
-        wait_for(lambda: len(example.claimed()) == 5, 5, "5 jobs claimed")
+        wait_until(lambda: len(example.claimed()) == 5, 5, message="5 jobs claimed")
         example.configure(example={"color": "blue"})
         example.kill(signal.SIGHUP)
         example.wait_line("Reload done")

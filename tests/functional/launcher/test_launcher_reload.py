@@ -8,9 +8,10 @@ from launcher_harness import (
     Example,
     NotifySocket,
     alive,
-    wait_for,
 )
 from log_lines import assert_sequence, line_count
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,7 +46,9 @@ def test_sighup_applies_mutable_options_in_every_worker(tmp_path):
         example.configure(example={"color": "green"})
         example.kill(signal.SIGHUP)
         example.kill(signal.SIGHUP)
-        wait_for(lambda: _all_reset_to(example, "green"), 10, "every worker reset to green")
+        wait_until(
+            lambda: _all_reset_to(example, "green"), 10, message="every worker reset to green"
+        )
         assert example.workers() == workers
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 0
@@ -80,7 +83,9 @@ def test_sighup_restarts_workers_one_at_a_time_for_other_options(tmp_path):
                 jobs += example.submit(1)
                 notify.drain()
                 time.sleep(0.05)
-            wait_for(lambda: len(example.results()) == len(jobs), 10, "every request answered")
+            wait_until(
+                lambda: len(example.results()) == len(jobs), 10, message="every request answered"
+            )
             new = example.workers()
             assert not set(old.values()) & set(new.values())
             assert not any(alive(pid) for pid in old.values())

@@ -4,7 +4,9 @@ import signal
 import time
 
 import pytest
-from launcher_harness import Example, NotifySocket, wait_for
+from launcher_harness import Example, NotifySocket
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,11 +30,13 @@ def _values(messages, key):
 def test_master_notifies_ready_reloading_stopping_and_watchdog(tmp_path, notify):
     env = {"WATCHDOG_USEC": "400000"}
     with Example(tmp_path, notify=notify, env=env) as example:
-        wait_for(lambda: "READY=1" in notify.states(), 10, "READY=1")
+        wait_until(lambda: "READY=1" in notify.states(), 10, message="READY=1")
         time.sleep(0.5)
         example.configure(example={"color": "blue"})
         example.kill(signal.SIGHUP)
-        wait_for(lambda: notify.states().count("READY=1") == 2, 10, "READY=1 after reload")
+        wait_until(
+            lambda: notify.states().count("READY=1") == 2, 10, message="READY=1 after reload"
+        )
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 0
     messages = notify.drain()
@@ -53,9 +57,11 @@ def test_master_notifies_ready_reloading_stopping_and_watchdog(tmp_path, notify)
 
 def test_single_process_notifies_itself(tmp_path, notify):
     with Example(tmp_path, scenario="single", notify=notify) as example:
-        wait_for(lambda: "READY=1" in notify.states(), 10, "READY=1")
+        wait_until(lambda: "READY=1" in notify.states(), 10, message="READY=1")
         example.kill(signal.SIGHUP)
-        wait_for(lambda: notify.states().count("READY=1") == 2, 10, "READY=1 after reload")
+        wait_until(
+            lambda: notify.states().count("READY=1") == 2, 10, message="READY=1 after reload"
+        )
         example.kill(signal.SIGTERM)
         assert example.wait(timeout=10) == 0
     assert notify.states() == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]

@@ -97,18 +97,6 @@ def unique(prefix):
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
-def wait_until(predicate, timeout, interval=0.02, message="condition"):
-    """Poll ``predicate`` until it is true; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{message} not reached within {timeout} s")
-        time.sleep(interval)
-
-
 def new_conf(rpc_response_timeout=10, **rabbit_overrides):
     """A private ConfigOpts with the messaging options and the given rabbit overrides."""
     conf = cfg.ConfigOpts()

@@ -9,8 +9,10 @@ import logging
 import uuid
 
 import pytest
-from conftest import envelope, new_conf, raw_request, unique, wait_until
+from conftest import envelope, new_conf, raw_request, unique
 from rpc_endpoints import Recorder
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.rabbit
 

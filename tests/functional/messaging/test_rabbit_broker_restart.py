@@ -12,10 +12,11 @@ import time
 
 import kombu
 import pytest
-from conftest import AMQP_URL, lock_broker, new_conf, rabbitmqctl, unique, wait_until
+from conftest import AMQP_URL, lock_broker, new_conf, rabbitmqctl, unique
 from rpc_endpoints import Recorder
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
 

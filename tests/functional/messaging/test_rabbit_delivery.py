@@ -24,10 +24,10 @@ from conftest import (
     queues_starting_with,
     raw_request,
     unique,
-    wait_until,
 )
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
 

@@ -16,12 +16,12 @@ from conftest import (
     envelope,
     new_conf,
     raw_request,
-    wait_until,
 )
 from rpc_endpoints import Recorder as Echo
 
 from svcframe import messaging
 from svcframe.messaging.drivers import kombu_listener, kombu_payload, kombu_publisher
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit]
 

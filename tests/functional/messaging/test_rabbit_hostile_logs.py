@@ -10,8 +10,10 @@ import logging
 import uuid
 
 import pytest
-from conftest import envelope, raw_request, wait_until
+from conftest import envelope, raw_request
 from rpc_endpoints import Recorder
+
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.rabbit
 

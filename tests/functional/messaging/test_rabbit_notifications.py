@@ -4,9 +4,10 @@ import queue
 import threading
 
 import pytest
-from conftest import RABBIT_URL, new_conf, unique, wait_until
+from conftest import RABBIT_URL, new_conf, unique
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.rabbit
 

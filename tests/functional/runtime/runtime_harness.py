@@ -23,6 +23,7 @@ from oslo_config import cfg
 
 from svcframe import context, messaging
 from svcframe.conf import register_messaging_opts
+from svcframe.testing import wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -70,20 +71,6 @@ def install_components(directory):
 
 def hide_pids(message):
     return _PID.sub("pid N", message)
-
-
-def wait_for(predicate, timeout, what, interval=0.02):
-    """Poll ``predicate`` until it returns something true, and return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout} s waiting for {what() if callable(what) else what}"
-            )
-        time.sleep(interval)
 
 
 def alive(pid):
@@ -278,7 +265,9 @@ class Launch:
                 )
             return False
 
-        return wait_for(found, timeout, lambda: f"{count} x {text!r} in the log:\n{self.stderr()}")
+        return wait_until(
+            found, timeout, message=lambda: f"{count} x {text!r} in the log:\n{self.stderr()}"
+        )
 
     def wait_ready(self, timeout=20):
         self.wait_line(f"All {self.workers_count} workers ready", timeout)
@@ -425,10 +414,10 @@ class Load:
 
     def wait_successes(self, count, timeout, after=None):
         """Wait for ``count`` successful calls (started after ``after``, if given)."""
-        return wait_for(
+        return wait_until(
             lambda: sum(1 for o in self.successes() if after is None or o.started > after) >= count,
             timeout,
-            lambda: f"{count} successful calls; outcomes: {self.snapshot()[-20:]}",
+            message=lambda: f"{count} successful calls; outcomes: {self.snapshot()[-20:]}",
         )
 
 

@@ -5,7 +5,9 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from runtime_harness import SVC_LAUNCH, run_cli, wait_for
+from runtime_harness import SVC_LAUNCH, run_cli
+
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(60)]
 
@@ -101,7 +103,9 @@ def test_one_worker_serves_in_process_and_drains_on_sigterm(launch):
             "mood": "calm",
         }
         with client_call_in_thread(client, "sleep", seconds=2, token="last") as reply:
-            wait_for(lambda: os.listdir(service.marker_dir) == ["last"], 5, "the call running")
+            wait_until(
+                lambda: os.listdir(service.marker_dir) == ["last"], 5, message="the call running"
+            )
             service.kill(signal.SIGTERM)
             result = reply()
         assert service.wait(timeout=15) == 0

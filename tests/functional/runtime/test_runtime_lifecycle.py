@@ -13,9 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from log_lines import assert_sequence
-from runtime_harness import Load, alive, wait_for
+from runtime_harness import Load, alive
 
 from svcframe.messaging import MessagingTimeout
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(90)]
 
@@ -47,10 +48,10 @@ def stop_gracefully(service, timeout=15):
 
 def wait_replaced(service, number, old_pid, timeout=10):
     """The pid of the worker that replaced ``old_pid``, once it is ready."""
-    new_pid = wait_for(
+    new_pid = wait_until(
         lambda: service.workers()[number] != old_pid and service.workers()[number],
         timeout,
-        f"worker {number} respawned",
+        message=f"worker {number} respawned",
     )
     service.wait_line(f"Worker {number} of 4 (pid {new_pid}) ready", timeout)
     return new_pid
@@ -93,10 +94,10 @@ def test_killed_worker_is_respawned_while_calls_flow(launch):
             new_pid = wait_replaced(service, 2, victim, timeout=15)
             ready_at = time.monotonic()
             # The new worker takes its share, and the others go on.
-            wait_for(
+            wait_until(
                 lambda: any(o.result["pid"] == new_pid for o in load.successes()),
                 10,
-                "a call answered by the respawned worker",
+                message="a call answered by the respawned worker",
             )
             load.wait_successes(100, timeout=15, after=ready_at)
 
@@ -134,10 +135,10 @@ def test_stopped_worker_is_found_hung_and_replaced(launch):
             new_pid = wait_replaced(service, 3, victim, timeout=15)
             ready_at = time.monotonic()
             load.wait_successes(100, timeout=15, after=ready_at)
-            wait_for(
+            wait_until(
                 lambda: any(o.result["pid"] == new_pid for o in load.successes()),
                 10,
-                "a call answered by the new worker",
+                message="a call answered by the new worker",
             )
 
     # worker_hang_timeout is 2 s from the last heartbeat, which went out at
@@ -174,10 +175,10 @@ def test_sigterm_drains_the_calls_in_flight(launch):
             pool.submit(client.call, "sleep", timeout=20, seconds=2, token=token)
             for token in tokens
         ]
-        wait_for(
+        wait_until(
             lambda: sorted(os.listdir(service.marker_dir)) == tokens,
             5,
-            lambda: f"20 calls running, got {sorted(os.listdir(service.marker_dir))}",
+            message=lambda: f"20 calls running, got {sorted(os.listdir(service.marker_dir))}",
         )
         sigterm_wall = time.time()
         sigterm_at = time.monotonic()
@@ -237,10 +238,10 @@ def test_workers_stop_when_the_master_is_killed(launch):
     service.kill(signal.SIGKILL)
     assert service.wait(timeout=5) == -signal.SIGKILL
     killed_at = time.monotonic()
-    wait_for(
+    wait_until(
         lambda: not any(alive(pid) for pid in workers.values()),
         5,
-        lambda: f"workers {[pid for pid in workers.values() if alive(pid)]} to exit",
+        message=lambda: f"workers {[pid for pid in workers.values() if alive(pid)]} to exit",
     )
     assert time.monotonic() - killed_at < 5
     for number in workers:

@@ -16,9 +16,10 @@ import uuid
 import kombu
 import pytest
 from prometheus_server import PROMETHEUS, Prometheus, free_port, http_get
-from runtime_harness import AMQP_URL, wait_for
+from runtime_harness import AMQP_URL
 
 from svcframe.messaging import RemoteError
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -86,14 +87,16 @@ def test_prometheus_counts_every_request_across_a_worker_kill(launch, prometheus
         prom.wait_value(requests("rejected", method="<unknown>"), 1)
 
         os.kill(workers[2], signal.SIGKILL)
-        code, body = wait_for(
+        code, body = wait_until(
             lambda: (reply := status(base, "/readyz"))[0] == 503 and reply,
             10,
-            "/readyz to answer 503",
+            message="/readyz to answer 503",
             interval=0.01,
         )
         assert "workers ready" in body, body
-        wait_for(lambda: status(base, "/readyz")[0] == 200, 20, "/readyz to answer 200 again")
+        wait_until(
+            lambda: status(base, "/readyz")[0] == 200, 20, message="/readyz to answer 200 again"
+        )
 
         for _ in range(20):
             client.call("describe")
@@ -136,14 +139,14 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
                     pids.add(int(text))
             return pids >= set(workers.values()) and pids
 
-        wait_for(sleeping_pids, 30, "every worker to be asleep in sleep()")
+        wait_until(sleeping_pids, 30, message="every worker to be asleep in sleep()")
 
     def in_flight():
         code, text = status(f"http://127.0.0.1:{port}", "/metrics")
         return code == 200 and 'svcframe_rpc_in_flight{topic="slowpoke"} 4.0' in text
 
     # Sampled by a thread of each worker: it too works while the executor is stuck.
-    wait_for(in_flight, 10, "four requests in flight in /metrics")
+    wait_until(in_flight, 10, message="four requests in flight in /metrics")
 
     service.kill(signal.SIGUSR2)
     reports = service.state_path / "reports"
@@ -154,7 +157,7 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
         files = [reports / name for name in os.listdir(reports)]
         return len(files) >= 4 and files
 
-    files = wait_for(written, 20, "four reports")
+    files = wait_until(written, 20, message="four reports")
     assert stat.S_IMODE(os.stat(reports).st_mode) == 0o700
     by_pid = {}
     for path in files:
@@ -178,7 +181,7 @@ def test_one_worker_serves_metrics_health_and_reports_in_process(launch):
     service = launch(binary="slowpoke", workers=1, metrics={"port": port})
     service.wait_line("Service ready", timeout=20)
     base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: status(base, "/readyz")[0] == 200, 10, "/readyz to answer 200")
+    wait_until(lambda: status(base, "/readyz")[0] == 200, 10, message="/readyz to answer 200")
     with service.client() as client:
         for _ in range(5):
             client.call("describe")
@@ -211,8 +214,8 @@ def test_a_hung_worker_is_counted_as_such(launch):
         code, text = status(base, "/metrics")
         return code == 200 and 'svcframe_worker_restarts_total{reason="hung"} 1.0' in text
 
-    wait_for(restarts, 20, "the hung restart in /metrics")
-    wait_for(lambda: status(base, "/readyz")[0] == 200, 20, "/readyz to answer 200 again")
+    wait_until(restarts, 20, message="the hung restart in /metrics")
+    wait_until(lambda: status(base, "/readyz")[0] == 200, 20, message="/readyz to answer 200 again")
     assert status(base, "/healthz")[0] == 200
 
 
@@ -251,7 +254,11 @@ def test_a_rolling_restart_counts_reload_restarts_and_keeps_counts(launch):
             and CALLS_OK + " 10.0" in text
         )
 
-    wait_for(counted, 20, lambda: f"2 reload restarts, 10 calls in:\n{status(base, '/metrics')[1]}")
+    wait_until(
+        counted,
+        20,
+        message=lambda: f"2 reload restarts, 10 calls in:\n{status(base, '/metrics')[1]}",
+    )
     assert status(base, "/readyz")[0] == 200
 
 
@@ -276,6 +283,6 @@ def test_unreadable_messages_are_counted_by_reason_and_calls_go_on(launch):
         lines = [line for line in text.splitlines() if line.startswith("svcframe_messages_mal")]
         return code == 200 and len(lines) == 2 and lines
 
-    lines = wait_for(counted, 10, "two malformed messages in /metrics")
+    lines = wait_until(counted, 10, message="two malformed messages in /metrics")
     assert all(line.endswith(" 1.0") for line in lines), lines
     assert any('reason="UnsupportedEnvelopeVersion"' in line for line in lines), lines

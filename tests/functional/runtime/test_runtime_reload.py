@@ -6,7 +6,9 @@ import time
 
 import pytest
 from log_lines import assert_sequence
-from runtime_harness import Load, alive, wait_for
+from runtime_harness import Load, alive
+
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(90)]
 
@@ -40,10 +42,12 @@ def test_mutable_option_is_applied_in_every_worker_without_a_failed_call(launch)
             assert answered_by(load.snapshot()) == pids
             service.configure(conductor={"stale_task_after": 42})
             service.kill(signal.SIGHUP)
-            wait_for(
+            wait_until(
                 lambda: answered_by(load.snapshot(), stale_task_after=42) == pids,
                 10,
-                lambda: f"every worker on 42: {answered_by(load.snapshot(), stale_task_after=42)}",
+                message=lambda: (
+                    f"every worker on 42: {answered_by(load.snapshot(), stale_task_after=42)}"
+                ),
             )
             service.wait_line("Reload done")
             reloaded_at = time.monotonic()
@@ -98,12 +102,12 @@ def test_immutable_option_restarts_the_workers_one_at_a_time_without_a_failed_ca
             reloaded_at = time.monotonic()
             new_workers = service.workers()
             new_pids = set(new_workers.values())
-            wait_for(
+            wait_until(
                 lambda: (
                     answered_by([o for o in load.snapshot() if o.started > reloaded_at]) == new_pids
                 ),
                 10,
-                "every new worker answering",
+                message="every new worker answering",
             )
 
     assert load.failures() == []
@@ -159,10 +163,10 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
                 oslo_messaging_rabbit={"rabbit_interval_max": 30}, conductor={"stale_task_after": 7}
             )
             service.kill(signal.SIGHUP)
-            wait_for(
+            wait_until(
                 lambda: answered_by(load.snapshot(), stale_task_after=7) == pids,
                 10,
-                lambda: (
+                message=lambda: (
                     f"every worker on 7; last calls: {load.snapshot()[-8:]}\n{service.stderr()}"
                 ),
             )

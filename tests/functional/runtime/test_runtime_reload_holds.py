@@ -15,9 +15,10 @@ import signal
 import time
 
 import pytest
-from runtime_harness import SVC_MANAGE, Load, NotifySocket, alive, run_cli, wait_for
+from runtime_harness import SVC_MANAGE, Load, NotifySocket, alive, run_cli
 
 from svcframe.messaging import MessagingTimeout
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(150)]
 
@@ -45,7 +46,7 @@ def _stop_worker(pid, signum):
     """
     sent = time.monotonic()
     os.kill(pid, signum)
-    wait_for(lambda: not alive(pid) or _state(pid) == "T", 10, f"pid {pid} stopped")
+    wait_until(lambda: not alive(pid) or _state(pid) == "T", 10, message=f"pid {pid} stopped")
     return sent, time.monotonic()
 
 
@@ -92,10 +93,10 @@ class Stages:
     def check(self, name, done_at, greeting, debug=None):
         time.sleep(SETTLE)
         pids = set(self.service.workers().values())
-        wait_for(
+        wait_until(
             lambda: pids <= _answered(self.load.snapshot(), done_at),
             10,
-            lambda: f"every worker {pids} answering after {name}",
+            message=lambda: f"every worker {pids} answering after {name}",
         )
         stale = _stale(self.load.snapshot(), done_at, greeting, debug)
         self.results.append((name, len(stale), stale[:3]))
@@ -148,10 +149,10 @@ def _reload(service, notify, **sections):
 
 
 def _respawned(service, number, old_pid):
-    new_pid = wait_for(
+    new_pid = wait_until(
         lambda: service.workers().get(number) != old_pid and service.workers().get(number),
         20,
-        f"worker {number} respawned",
+        message=f"worker {number} respawned",
     )
     service.wait_line(f"Worker {number} of 2 (pid {new_pid}) ready", timeout=20)
     return new_pid, time.monotonic()
@@ -321,13 +322,13 @@ def test_a_failed_reload_keeps_every_worker_on_the_last_good_configuration(launc
         respawned, _ = _respawned(service, 1, victim)
         pids = set(service.workers().values())
         greetings = {}
-        wait_for(
+        wait_until(
             lambda: (
                 greetings.update({r["pid"]: r["greeting"] for r in [client.call("hello")]})
                 or set(greetings) >= pids
             ),
             20,
-            lambda: f"replies from {pids}: {greetings}",
+            message=lambda: f"replies from {pids}: {greetings}",
         )
         assert {greetings[pid] for pid in pids} == {"Bonjour"}
         assert assert_one_configuration(service, client, 1) == good

@@ -6,17 +6,9 @@ import time
 import pytest
 
 from svcframe.servicegroup import ServiceNotFound
+from svcframe.testing import wait_until
 
 BINARY = "svc-conductor"
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 @pytest.fixture
@@ -39,7 +31,7 @@ def test_join_is_up_within_one_report_interval(api, memberships, caplog):
     joined = time.monotonic()
     memberships.append(api.join("node1", BINARY, topic="conductor", version=7))
 
-    assert wait_for(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=api.report_interval)
+    wait_until(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=api.report_interval)
     assert time.monotonic() - joined <= api.report_interval
     (record,) = api.get_all()
     assert (record.host, record.binary, record.topic, record.version) == (
@@ -57,7 +49,7 @@ def test_join_is_up_within_one_report_interval(api, memberships, caplog):
 
 def test_reports_keep_coming_every_interval(api, memberships):
     memberships.append(api.join("node1", BINARY))
-    assert wait_for(lambda: api.get_all(), timeout=1)
+    wait_until(lambda: api.get_all(), timeout=1)
     first = api.get("node1", BINARY)
     time.sleep(2.2 * api.report_interval)
     later = api.get("node1", BINARY)
@@ -69,14 +61,14 @@ def test_reports_keep_coming_every_interval(api, memberships):
 def test_down_after_service_down_time_without_reports(api, memberships):
     membership = api.join("node1", BINARY)
     memberships.append(membership)
-    assert wait_for(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=2)
+    wait_until(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=2)
 
     membership.stop()
     assert not membership.running
     stopped = time.monotonic()
     record = api.get("node1", BINARY)
     assert api.service_is_up(record)
-    assert wait_for(lambda: not api.service_is_up(api.get("node1", BINARY)), timeout=5)
+    wait_until(lambda: not api.service_is_up(api.get("node1", BINARY)), timeout=5)
     # Down no earlier than service_down_time after the last report, give or take
     # one report interval (the last report happened up to that long before stop).
     assert time.monotonic() - stopped >= api.service_down_time - api.report_interval - 0.2
@@ -87,7 +79,7 @@ def test_down_after_service_down_time_without_reports(api, memberships):
 def test_disable_and_enable(api, memberships):
     for host in ("node1", "node2"):
         memberships.append(api.join(host, BINARY))
-    assert wait_for(lambda: api.get_up_hosts(BINARY) == ["node1", "node2"], timeout=2)
+    wait_until(lambda: api.get_up_hosts(BINARY) == ["node1", "node2"], timeout=2)
 
     api.disable("node1", BINARY, reason="kernel upgrade")
     record = api.get("node1", BINARY)
@@ -103,24 +95,24 @@ def test_disable_and_enable(api, memberships):
 
 def test_heartbeats_keep_disabled_status(api, memberships):
     memberships.append(api.join("node1", BINARY))
-    assert wait_for(lambda: api.get_all(), timeout=1)
+    wait_until(lambda: api.get_all(), timeout=1)
     api.disable("node1", BINARY, reason="drain")
     count = api.get("node1", BINARY).report_count
-    assert wait_for(lambda: api.get("node1", BINARY).report_count > count, timeout=2)
+    wait_until(lambda: api.get("node1", BINARY).report_count > count, timeout=2)
     assert api.get("node1", BINARY).disabled_reason == "drain"
 
 
 def test_force_down_and_unset(api, memberships):
     for host in ("node1", "node2"):
         memberships.append(api.join(host, BINARY))
-    assert wait_for(lambda: api.get_up_hosts(BINARY) == ["node1", "node2"], timeout=2)
+    wait_until(lambda: api.get_up_hosts(BINARY) == ["node1", "node2"], timeout=2)
 
     api.force_down("node2", BINARY)
     record = api.get("node2", BINARY)
     assert record.forced_down and not api.service_is_up(record)
     assert api.get_up_hosts(BINARY) == ["node1"]
     count = record.report_count
-    assert wait_for(lambda: api.get("node2", BINARY).report_count > count, timeout=2)
+    wait_until(lambda: api.get("node2", BINARY).report_count > count, timeout=2)
     assert not api.service_is_up(api.get("node2", BINARY)), "heartbeats do not clear it"
 
     api.force_down("node2", BINARY, value=False)
@@ -131,7 +123,7 @@ def test_force_down_and_unset(api, memberships):
 def test_delete(api, memberships):
     membership = api.join("node1", BINARY)
     memberships.append(api.join("node2", BINARY))
-    assert wait_for(lambda: len(api.get_all()) == 2, timeout=2)
+    wait_until(lambda: len(api.get_all()) == 2, timeout=2)
     membership.stop()
 
     api.delete("node1", BINARY)
@@ -176,7 +168,7 @@ def test_listing_filters_and_order(api):
 
 def test_stop_is_prompt(api):
     membership = api.join("node1", BINARY)
-    assert wait_for(lambda: api.get_all(), timeout=1)
+    wait_until(lambda: api.get_all(), timeout=1)
     started = time.monotonic()
     membership.stop()
     assert time.monotonic() - started < 0.5

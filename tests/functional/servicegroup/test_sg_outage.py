@@ -21,6 +21,7 @@ import pytest
 from svcframe import servicegroup
 from svcframe.cmd.manage import load_config
 from svcframe.servicegroup.record import utcnow
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +34,6 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class PostgresCluster:
@@ -102,7 +94,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
         )
-        assert wait_for(self._accepting, timeout=10)
+        wait_until(self._accepting, timeout=10)
 
     def stop(self):
         self.process.terminate()
@@ -145,7 +137,7 @@ def heartbeat_through_outage(api, server, caplog):
     """Report, stop the server, start it again; return the svcframe log records."""
     membership = api.join("node1", BINARY)
     try:
-        assert wait_for(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=3)
+        wait_until(lambda: api.get_up_hosts(BINARY) == ["node1"], timeout=3)
         server.stop()
         # Several report intervals with the server away: still one line.
         time.sleep(3.5 * api.report_interval)
@@ -153,7 +145,7 @@ def heartbeat_through_outage(api, server, caplog):
         restarted = utcnow()
         server.start()
         # A restarted Redis has lost its keys; the next report registers again.
-        assert wait_for(lambda: reported_since(api, restarted, reports=2), timeout=8)
+        wait_until(lambda: reported_since(api, restarted, reports=2), timeout=8)
         assert membership.running
     finally:
         membership.stop()

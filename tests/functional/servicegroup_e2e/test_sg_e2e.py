@@ -16,6 +16,7 @@ from sg_e2e_support import OUTAGE_PASSWORD, harness, sync_schema
 from svcframe import servicegroup
 from svcframe.cmd.manage import load_config
 from svcframe.servicegroup.record import utcnow
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -23,7 +24,6 @@ BINARY = "svc-conductor"
 SVC_MANAGE = harness.SVC_MANAGE
 alive = harness.alive
 run_cli = harness.run_cli
-wait_for = harness.wait_for
 REPORT_INTERVAL = 1
 SERVICE_DOWN_TIME = 3
 
@@ -57,7 +57,9 @@ def kill_everything(service, workers):
     for pid in [service.pid, *workers.values()]:
         os.kill(pid, signal.SIGKILL)
     assert service.wait(timeout=5) == -signal.SIGKILL
-    wait_for(lambda: not any(alive(pid) for pid in workers.values()), 5, "the workers gone")
+    wait_until(
+        lambda: not any(alive(pid) for pid in workers.values()), 5, message="the workers gone"
+    )
 
 
 def with_host(sections, host):
@@ -72,8 +74,11 @@ def test_up_while_running_and_down_after_the_service_is_killed(registry, launch)
     workers = service.wait_ready()
     ready_at = time.monotonic()
 
-    entry = wait_for(
-        lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, "listed up", interval=0.1
+    entry = wait_until(
+        lambda: listed_as(service, state="up"),
+        REPORT_INTERVAL + 3,
+        message="listed up",
+        interval=0.1,
     )
     # The first report goes out as the workers start; svc-manage takes its time.
     assert time.monotonic() - ready_at <= REPORT_INTERVAL + 3
@@ -87,13 +92,15 @@ def test_up_while_running_and_down_after_the_service_is_killed(registry, launch)
     try:
         assert api.get_up_hosts(BINARY) == [host]
         reports = api.get(host, BINARY).report_count
-        wait_for(lambda: api.get(host, BINARY).report_count >= reports + 2, 3, "more reports")
+        wait_until(
+            lambda: api.get(host, BINARY).report_count >= reports + 2, 3, message="more reports"
+        )
 
         kill_everything(service, workers)
         killed = utcnow()
         last_report = api.get(host, BINARY).last_seen_up
         assert api.get_up_hosts(BINARY) == [host]
-        wait_for(lambda: api.get_up_hosts(BINARY) == [], SERVICE_DOWN_TIME + 3, "down")
+        wait_until(lambda: api.get_up_hosts(BINARY) == [], SERVICE_DOWN_TIME + 3, message="down")
         down = utcnow()
     finally:
         api.close()
@@ -111,7 +118,7 @@ def test_disable_enable_force_down_and_delete_show_in_the_listing(launch):
     workers = service.wait_ready()
     api = api_of(service)
     try:
-        wait_for(lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, "up")
+        wait_until(lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, message="up")
 
         manage(service, "service", "disable", host, BINARY, "--reason", "disk swap")
         entry = listed_as(service, status="disabled", state="up")
@@ -132,7 +139,9 @@ def test_disable_enable_force_down_and_delete_show_in_the_listing(launch):
         # Deleted while running: the next heartbeat registers it again, afresh.
         deleted = utcnow()
         manage(service, "service", "delete", host, BINARY)
-        wait_for(lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, "registered again")
+        wait_until(
+            lambda: listed_as(service, state="up"), REPORT_INTERVAL + 3, message="registered again"
+        )
         assert api.get(host, BINARY).created_at > deleted
 
         kill_everything(service, workers)
@@ -158,7 +167,7 @@ def test_registry_outage_under_a_running_service(postgres_cluster, launch):
             return False
 
     try:
-        wait_for(lambda: api.get_up_hosts(BINARY) == [host], REPORT_INTERVAL + 3, "up")
+        wait_until(lambda: api.get_up_hosts(BINARY) == [host], REPORT_INTERVAL + 3, message="up")
         with service.client() as client:
             stopped_at = time.monotonic()
             postgres_cluster.stop()
@@ -169,7 +178,7 @@ def test_registry_outage_under_a_running_service(postgres_cluster, launch):
             time.sleep(max(0.0, stopped_at + SERVICE_DOWN_TIME + 1 - time.monotonic()))
             restarted = utcnow()
             postgres_cluster.start()
-            wait_for(lambda: reported_since(restarted), 10, "a report after the restart")
+            wait_until(lambda: reported_since(restarted), 10, message="a report after the restart")
             assert api.get_up_hosts(BINARY) == [host]
             assert client.call("describe", timeout=5)["host"] == host
         service.wait_line(f"Heartbeat of {BINARY} on {host} reached", timeout=5, count=2)

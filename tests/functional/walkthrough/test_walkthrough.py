@@ -8,8 +8,9 @@ run in file order: the second kills a worker the first used.
 import signal
 
 import pytest
-from runtime_harness import wait_for
 from walkthrough_deployment import Deployment
+
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -49,10 +50,10 @@ def test_tasks_run_on_the_workers_the_schedulers_heard_of(deployment):
         (WORKER, d.w1.host),
         (WORKER, d.w2.host),
     }
-    wait_for(
+    wait_until(
         lambda: {key for key, s in d.services().items() if s["state"] == "up"} == expected,
         10,
-        lambda: f"the four services up: {d.services()}",
+        message=lambda: f"the four services up: {d.services()}",
         interval=0.2,
     )
     services = d.services()
@@ -62,10 +63,10 @@ def test_tasks_run_on_the_workers_the_schedulers_heard_of(deployment):
     # Both scheduler processes heard both workers (a fanout reaches every process).
     scheduler_pids = set(d.scheduler.workers().values())
     for host in hosts:
-        wait_for(
+        wait_until(
             lambda host=host: announced_to(d.scheduler, host) == scheduler_pids,
             10,
-            lambda host=host: f"both schedulers told about {host}:\n{d.scheduler.stderr()}",
+            message=lambda host=host: f"both schedulers told about {host}:\n{d.scheduler.stderr()}",
         )
 
     task = d.submit("sleep", {"seconds": 1})

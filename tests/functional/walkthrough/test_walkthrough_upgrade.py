@@ -16,10 +16,10 @@ import os
 import signal
 
 import pytest
-from runtime_harness import wait_for
 from walkthrough_deployment import Deployment
 
 from svcframe.conf.conductor import STALE_CHECK_SPACING
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -112,7 +112,12 @@ def test_capped_scheduler_runs_tasks_on_old_and_new_workers(deployment):
     # What an operator sees while the upgrade is under way.
     mixed = {d.old1.host: ("1.0", "alpha"), d.new1.host: ("1.1", "beta")}
     assert pinged_versions(d) == mixed
-    wait_for(lambda: listed_versions(d) == mixed, 10, f"service list showing {mixed}", 0.5)
+    wait_until(
+        lambda: listed_versions(d) == mixed,
+        10,
+        message=f"service list showing {mixed}",
+        interval=0.5,
+    )
     announced = {w["host"]: w for w in d.manage_json("rpc", "call", "scheduler", "list_workers")}
     assert {announced[w.host]["kinds"] == KINDS for w in (d.old1, d.new1)} == {True}
 
@@ -151,7 +156,12 @@ def test_upgraded_worker_then_sighup_lifts_the_cap(deployment):
     # The versioning guide's test before lifting the cap: every worker on the new release.
     upgraded = {d.old1.host: ("1.1", "beta"), d.new1.host: ("1.1", "beta")}
     assert pinged_versions(d) == upgraded
-    wait_for(lambda: listed_versions(d) == upgraded, 10, f"service list showing {upgraded}", 0.5)
+    wait_until(
+        lambda: listed_versions(d) == upgraded,
+        10,
+        message=f"service list showing {upgraded}",
+        interval=0.5,
+    )
     # The capped scheduler still sends run_task 1.0, which the current worker runs
     # too, without progress_interval: no progress is reported until the end.
     capped = run_on(d, d.old1, d.capped, *SLOW_TASK, progress_interval=0.1)

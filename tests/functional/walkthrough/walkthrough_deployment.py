@@ -33,9 +33,10 @@ from runtime_harness import (
     delete_broker_entities,
     run_cli,
     unique,
-    wait_for,
     write_config,
 )
+
+from svcframe.testing import wait_until
 
 __all__ = ["Deployment", "descendants"]
 
@@ -170,7 +171,9 @@ class Deployment:
                     )
                 return run.count(text)
 
-            wait_for(ready, timeout, lambda run=run, text=text: f"{text!r}:\n{run.stderr()}")
+            wait_until(
+                ready, timeout, message=lambda run=run, text=text: f"{text!r}:\n{run.stderr()}"
+            )
 
     def stop(self, run, timeout=15):
         """SIGTERM, then the exit status once the service has stopped gracefully."""
@@ -188,7 +191,7 @@ class Deployment:
                     os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        wait_for(lambda: not any(alive(pid) for pid in pids), 10, f"{pids} to die")
+        wait_until(lambda: not any(alive(pid) for pid in pids), 10, message=f"{pids} to die")
         run.wait(10)
         return pids
 
@@ -221,10 +224,10 @@ class Deployment:
         return {(s["binary"], s["host"]): s for s in self.manage_json("service", "list")}
 
     def wait_state(self, binary, host, state, timeout=10):
-        return wait_for(
+        return wait_until(
             lambda: self.services().get((binary, host), {}).get("state") == state,
             timeout,
-            lambda: f"{binary} on {host} {state}: {self.services()}",
+            message=lambda: f"{binary} on {host} {state}: {self.services()}",
             interval=0.2,
         )
 
@@ -271,7 +274,9 @@ class Deployment:
             assert task["status"] not in FINISHED, f"task {task_id} went {seen}: {task}"
             return None
 
-        task = wait_for(reached, timeout, lambda: f"task {task_id} {status}; went {seen}", 0.1)
+        task = wait_until(
+            reached, timeout, message=lambda: f"task {task_id} {status}; went {seen}", interval=0.1
+        )
         task["seen"] = seen
         task["progress_seen"] = progress_seen
         return task
@@ -290,5 +295,10 @@ class Deployment:
             assert all(t["status"] == status for t in finished), finished
             return len(finished) == len(task_ids)
 
-        wait_for(reached, timeout, lambda: f"{len(task_ids)} tasks {status}: {last}", 0.1)
+        wait_until(
+            reached,
+            timeout,
+            message=lambda: f"{len(task_ids)} tasks {status}: {last}",
+            interval=0.1,
+        )
         return [last[task_id] for task_id in task_ids]

@@ -8,6 +8,7 @@ import pytest
 from oslo_config import cfg
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 
 class Endpoint:
@@ -51,13 +52,6 @@ def fake():
     transport.cleanup()
 
 
-def _wait_for(predicate, timeout=5):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_call_and_server_directed_call(fake):
     client, _ = fake
     assert client.call({}, "add", a=1, b=2) == 3
@@ -68,7 +62,7 @@ def test_call_and_server_directed_call(fake):
 def test_cast_reaches_one_server(fake):
     client, endpoints = fake
     client.cast({}, "record", tag="one")
-    _wait_for(lambda: any(e.casts for e in endpoints.values()))
+    wait_until(lambda: any(e.casts for e in endpoints.values()))
     time.sleep(0.1)
     assert sum(e.casts.count("one") for e in endpoints.values()) == 1
 
@@ -76,7 +70,7 @@ def test_cast_reaches_one_server(fake):
 def test_fanout_reaches_every_server(fake):
     client, endpoints = fake
     client.prepare(fanout=True).cast({}, "record", tag="all")
-    _wait_for(lambda: all("all" in e.casts for e in endpoints.values()))
+    wait_until(lambda: all("all" in e.casts for e in endpoints.values()))
 
 
 def test_call_times_out_on_time(fake):

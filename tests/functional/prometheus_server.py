@@ -11,9 +11,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
+
+from svcframe.testing import wait_until
 
 __all__ = ["PROMETHEUS", "Prometheus", "free_port", "http_get"]
 
@@ -61,17 +62,19 @@ class Prometheus:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited: {self.log()}")
-            try:
-                if http_get(f"{self.url}/-/ready", timeout=1)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"prometheus not ready after {timeout} s: {self.log()}")
+
+        def ready():
+            assert self.proc.poll() is None, f"prometheus exited: {self.log()}"
+            return http_get(f"{self.url}/-/ready", timeout=1)[0] == 200
+
+        wait_until(
+            ready,
+            timeout,
+            interval=0.2,
+            ignore=OSError,
+            message=lambda: f"prometheus ready: {self.log()}",
+        )
+        return self
 
     def log(self):
         with open(os.path.join(self.directory, "prometheus.log"), errors="replace") as stream:
@@ -106,11 +109,13 @@ class Prometheus:
         return values[0] if values else None
 
     def wait_value(self, expr, expected, timeout=30):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = self.scalar(expr)
-            if value == expected:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"{expr} is {value}, not {expected}, after {timeout} s")
-            time.sleep(0.3)
+        seen = []
+
+        def reached():
+            seen.append(self.scalar(expr))
+            return seen[-1] == expected
+
+        wait_until(
+            reached, timeout, interval=0.3, message=lambda: f"{expr} == {expected}; is {seen[-1]}"
+        )
+        return expected

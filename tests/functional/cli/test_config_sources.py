@@ -12,9 +12,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from svcframe.testing import wait_until
 
 BIN = os.path.dirname(sys.executable)
 SVC_LAUNCH = os.path.join(BIN, "svc-launch")
@@ -53,12 +54,13 @@ def conductor(layout):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
         config = str(layout / "etc" / "svcframe.conf")
-        while not manage_json(layout, layout, "service", "list", config=config):
+
+        def registered():
             assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "the conductor never registered"
-            time.sleep(0.2)
+            return manage_json(layout, layout, "service", "list", config=config)
+
+        wait_until(registered, 60, interval=0.2, message="the conductor registered")
         yield process
     finally:
         process.send_signal(signal.SIGTERM)

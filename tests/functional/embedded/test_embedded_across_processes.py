@@ -6,12 +6,12 @@ test process is one more client, used to read what the servers recorded.
 
 import collections
 import os
-import time
 
 import pytest
 from oslo_config import cfg
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,14 @@ def local_client(embedded_config):
 
 def _records_when(client, servers, done, timeout=10):
     """{server: records} once ``done(records)`` holds (casts are asynchronous)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        records = {s: client.prepare(server=s).call({}, "records") for s in servers}
-        if done(records) or time.monotonic() > deadline:
-            return records
-        time.sleep(0.05)
+
+    records = {}
+
+    def records_if_done():
+        records.update({s: client.prepare(server=s).call({}, "records") for s in servers})
+        return records if done(records) else None
+
+    return wait_until(records_if_done, timeout, interval=0.05, message=lambda: f"records {records}")
 
 
 @pytest.mark.parametrize("embedded_config", ["state_path", "data_dir"], indirect=True)

@@ -32,6 +32,7 @@ from tls_proxy import (
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
+from svcframe.testing import WaitTimeout, wait_until
 
 RABBIT_HOST = os.environ.get("SVCFRAME_TEST_RABBIT_HOST", "127.0.0.1")
 RABBIT_PORT = int(os.environ.get("SVCFRAME_TEST_RABBIT_PORT", "5672"))
@@ -54,29 +55,31 @@ BROKER_LOCK_WAIT = 120
 def lock_broker(mode, timeout=BROKER_LOCK_WAIT):
     """An open file holding ``flock(mode)`` on BROKER_LOCK; None if not had within ``timeout``."""
     lock = open(BROKER_LOCK, "a")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(lock, mode | fcntl.LOCK_NB)
-            return lock
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                lock.close()
-                return None
-            time.sleep(0.1)
+    try:
+        wait_until(
+            lambda: fcntl.flock(lock, mode | fcntl.LOCK_NB) or True,
+            timeout,
+            interval=0.1,
+            ignore=BlockingIOError,
+        )
+    except WaitTimeout:
+        lock.close()
+        return None
+    return lock
 
 
 def rabbit_reachable(timeout=20):
     """Whether the broker accepts TCP connections, waiting out a restart in progress."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close()
-            return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
+    try:
+        wait_until(
+            lambda: socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close() or True,
+            timeout,
+            interval=0.2,
+            ignore=OSError,
+        )
+    except WaitTimeout:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)
@@ -166,14 +169,13 @@ class RawReplyQueue:
 
     def get(self, timeout=5.0):
         """The next message body on the queue; AssertionError if none comes within ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            message = self.admin.channel.basic_get(self.name, no_ack=True)
-            if message is not None:
-                return message.body
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"no message on {self.name} within {timeout} s")
-            time.sleep(0.01)
+        message = wait_until(
+            lambda: self.admin.channel.basic_get(self.name, no_ack=True),
+            timeout,
+            interval=0.01,
+            message=f"a message on {self.name}",
+        )
+        return message.body
 
     def get_reply(self, timeout=5.0):
         return decode_reply(self.get(timeout))

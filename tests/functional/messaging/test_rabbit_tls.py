@@ -20,6 +20,7 @@ from conftest import new_conf, unique
 from rpc_endpoints import Recorder
 
 from svcframe import messaging
+from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.rabbit
 
@@ -330,11 +331,18 @@ class LaunchedConductor:
 
     def wait_for(self, text, timeout=60):
         """Wait until ``text`` is in the log; AssertionError if the process exits first."""
-        deadline = time.monotonic() + timeout
-        while text not in self.output():
-            if self.proc.poll() is not None or time.monotonic() >= deadline:
-                raise AssertionError(f"no {text!r} in the service log:\n{self.output()[-4000:]}")
-            time.sleep(0.1)
+
+        def logged():
+            found = text in self.output()
+            assert found or self.proc.poll() is None, f"exited:\n{self.output()[-4000:]}"
+            return found
+
+        wait_until(
+            logged,
+            timeout,
+            interval=0.1,
+            message=lambda: f"{text!r} in the service log:\n{self.output()[-4000:]}",
+        )
 
     def manage(self, *args):
         return subprocess.run(

@@ -22,6 +22,7 @@ import pytest
 
 from svcframe import context, messaging
 from svcframe.cmd.manage import load_config
+from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -103,10 +104,18 @@ def deployment(projects, tmp_path_factory):
             processes.append((process, log, root / f"{host}.log"))
         deadline = time.monotonic() + 60
         for process, _, output in processes:
-            while "Service ready" not in output.read_text():
-                assert process.poll() is None, output.read_text()
-                assert time.monotonic() < deadline, output.read_text()
-                time.sleep(0.1)
+
+            def ready(process=process, output=output):
+                text = output.read_text()
+                assert process.poll() is None, text
+                return "Service ready" in text
+
+            wait_until(
+                ready,
+                max(0.1, deadline - time.monotonic()),
+                interval=0.1,
+                message=lambda output=output: f"'Service ready' in:\n{output.read_text()}",
+            )
         yield root
     finally:
         for process, log, _ in processes:

@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
+
+from svcframe.testing import wait_until
 
 RABBIT_URL = "rabbit://guest:guest@127.0.0.1:5672/"
 NAME = f"scaf{uuid.uuid4().hex[:10]}"
@@ -63,15 +64,13 @@ def project(tmp_path_factory):
 
 
 def _wait_for_broker(timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", 5672), timeout=1.0).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail("RabbitMQ is not listening on 127.0.0.1:5672")
-            time.sleep(0.5)
+    wait_until(
+        lambda: socket.create_connection(("127.0.0.1", 5672), timeout=1.0).close() or True,
+        timeout,
+        interval=0.5,
+        ignore=OSError,
+        message="RabbitMQ listening on 127.0.0.1:5672",
+    )
 
 
 def test_the_generated_tests_pass_on_fake_and_on_rabbitmq(project):
@@ -90,15 +89,16 @@ def test_the_generated_tests_pass_on_fake_and_on_rabbitmq(project):
 
 def _wait_in(output, launcher, found, timeout=30):
     """Poll the launcher's output until ``found(text)`` is true; return that."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def check():
         text = output.read_text()
         result = found(text)
-        if result:
-            return result
-        assert launcher.poll() is None, text
-        assert time.monotonic() < deadline, text
-        time.sleep(0.1)
+        assert result or launcher.poll() is None, text
+        return result
+
+    return wait_until(
+        check, timeout, interval=0.1, message=lambda: f"the line in:\n{output.read_text()}"
+    )
 
 
 def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
@@ -116,11 +116,7 @@ def test_svc_launch_runs_it_and_svc_manage_calls_it(project, tmp_path):
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 30
-        while "All 2 workers ready" not in output.read_text():
-            assert launcher.poll() is None, output.read_text()
-            assert time.monotonic() < deadline, output.read_text()
-            time.sleep(0.1)
+        _wait_in(output, launcher, lambda text: "All 2 workers ready" in text)
         # The state is next to the config file, whatever the working directory.
         assert (project / "etc" / "state").is_dir()
 

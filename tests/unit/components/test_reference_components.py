@@ -8,15 +8,19 @@ from svcframe.conductor.rpcapi import ConductorAPI
 from svcframe.conductor.tasks import TaskNotFound
 from svcframe.scheduler.manager import NoValidHost
 from svcframe.scheduler.rpcapi import SchedulerAPI
+from svcframe.testing import wait_until
 
 
 def wait_for_status(conductor, context, task_id, statuses, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        task = conductor.get_task(context, task_id)
-        if task["status"] in statuses or time.monotonic() > deadline:
-            return task
-        time.sleep(0.02)
+    seen = []
+
+    def reached():
+        seen.append(conductor.get_task(context, task_id))
+        return seen[-1] if seen[-1]["status"] in statuses else None
+
+    return wait_until(
+        reached, timeout, message=lambda: f"task {task_id} {' or '.join(statuses)}: {seen[-1]}"
+    )
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 from svcframe import messaging
 from svcframe.context import RequestContext
 from svcframe.messaging import tracking
+from svcframe.testing import wait_until
 
 
 class Blocking:
@@ -52,15 +52,9 @@ def test_requests_waiting_for_a_thread_are_the_backlog(conf, transport, make_ser
     for _ in range(3):
         client.cast({}, "wait")
     assert endpoint.started.wait(5)
-    deadline = time.monotonic() + 5
-    while tracking.gauges()["backlogged"] != (1, 1) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert tracking.gauges()["backlogged"] == (1, 1)
+    wait_until(lambda: tracking.gauges()["backlogged"] == (1, 1), 5, message="one backlogged")
     endpoint.release.set()
-    deadline = time.monotonic() + 5
-    while tracking.gauges()["backlogged"] != (0, 0) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert tracking.gauges()["backlogged"] == (0, 0)
+    wait_until(lambda: tracking.gauges()["backlogged"] == (0, 0), 5, message="an empty backlog")
 
 
 def test_a_slow_request_is_logged_once_by_server_and_client(conf, transport, make_server, caplog):
@@ -187,16 +181,15 @@ def test_a_request_that_does_not_end_is_logged_while_running(
         def logged():
             return [r.getMessage() for r in caplog.records if "req-stuck" in r.getMessage()]
 
-        deadline = time.monotonic() + 5
-        while not logged() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(logged, 5, message="the slow request logged")
         assert len(logged()) == 1
         assert "cast topic.wait (request req-stuck) still running after" in logged()[0]
         endpoint.release.set()
-        deadline = time.monotonic() + 5
-        while [r for r in tracking.in_flight() if r.request_id == "req-stuck"]:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until(
+            lambda: not [r for r in tracking.in_flight() if r.request_id == "req-stuck"],
+            5,
+            message="the slow request finished",
+        )
     # Logged once: not again when it ends.
     assert len(logged()) == 1
 

@@ -9,6 +9,7 @@ import pytest
 
 from svcframe import messaging
 from svcframe.messaging import exceptions
+from svcframe.testing import wait_until
 
 EXCEPTIONS_MODULE = "svcframe.messaging.exceptions"
 
@@ -61,12 +62,17 @@ def test_cast_reaches_one_server(rpc):
     endpoints = [Endpoint("s1"), Endpoint("s2")]
     for endpoint in endpoints:
         rpc.serve([endpoint], server=endpoint.name)
-    rpc.client().cast({}, "record", tag="once")
-    # The call after the cast is answered after the cast was taken.
-    deadline = time.monotonic() + 10
-    while sum(len(e.records) for e in endpoints) < 1 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    client = rpc.client()
+    client.cast({}, "record", tag="once")
+    wait_until(lambda: any(e.records for e in endpoints), 10, message="the cast handled")
+    # Both servers take from one queue in order: once each has answered a
+    # call sent after the cast, a second copy of it would have been taken.
+    answered = set()
+    wait_until(
+        lambda: answered.add(client.call({}, "whoami")) or answered == {"s1", "s2"},
+        10,
+        message=lambda: f"a call answered by each server; got {answered}",
+    )
     assert sorted(r for e in endpoints for r in e.records) == ["once"]
 
 

@@ -18,6 +18,8 @@ import kombu
 import pytest
 from interop_harness import AMQP_URL, Janitor, PeerGroup, unique, write_config
 
+from svcframe.testing import wait_until
+
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
 
 IMPLS = ("oslo", "svcframe")
@@ -149,9 +151,12 @@ def captured_requests(rabbit, tmp_path_factory):
                 "capture", impl, config, topic, name=f"capture-{impl}", server="srv1"
             )
             assert peer.result() == [{"k": [1, "two"]}, 3]
-            deadline = time.monotonic() + 5
-            while len(capture.messages) < 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            wait_until(
+                lambda capture=capture: len(capture.messages) >= 4,
+                5,
+                interval=0.05,
+                message=lambda capture=capture: f"4 captured requests: {capture.messages}",
+            )
         finally:
             group.stop_all()
             capture.stop()

@@ -11,10 +11,10 @@ import threading
 import time
 
 from svcframe import messaging, servicegroup
+from svcframe.agent import rpcapi as worker_rpcapi
 from svcframe.conductor import rpcapi as conductor_rpcapi
 from svcframe.conf import scheduler as scheduler_conf
 from svcframe.manager import Manager
-from svcframe.worker import rpcapi as worker_rpcapi
 
 __all__ = ["NoValidHost", "SchedulerManager", "WORKER_BINARY"]
 

@@ -7,10 +7,10 @@ from oslo_config import cfg
 
 from svcframe import components, messaging
 from svcframe import service as service_module
+from svcframe.conf import agent as worker_conf
 from svcframe.conf import conductor as conductor_conf
 from svcframe.conf import database as database_conf
 from svcframe.conf import scheduler as scheduler_conf
-from svcframe.conf import worker as worker_conf
 
 __all__ = ["ServiceRunner", "make_test_conf", "DEFAULT_TRANSPORT_URL", "TRANSPORT_URL_ENV"]
 

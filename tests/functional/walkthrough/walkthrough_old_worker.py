@@ -12,7 +12,7 @@ import sys
 from oslo_config import cfg
 
 from svcframe import log, messaging, service
-from svcframe.worker.manager import WorkerManager
+from svcframe.agent.manager import WorkerManager
 
 __all__ = ["OldWorkerManager"]
 

@@ -7,11 +7,11 @@ import logging
 import time
 
 from svcframe import messaging
+from svcframe.agent import kinds
 from svcframe.conductor import rpcapi as conductor_rpcapi
-from svcframe.conf import worker as worker_conf
+from svcframe.conf import agent as worker_conf
 from svcframe.manager import Manager, periodic_task
 from svcframe.scheduler import rpcapi as scheduler_rpcapi
-from svcframe.worker import kinds
 
 __all__ = ["WorkerManager"]
 

@@ -1,4 +1,4 @@
-"""The kinds of task a worker can run: name -> function(params, report) -> result.
+"""The kinds of task an agent can run: name -> function(params, report) -> result.
 
 ``report(percent)`` records progress; a function raises to fail its task.
 """
@@ -9,7 +9,7 @@ __all__ = ["KINDS", "MAX_SLEEP_SECONDS", "UnknownTaskKind"]
 
 
 class UnknownTaskKind(ValueError):
-    """The worker has no task kind of that name."""
+    """The agent has no task kind of that name."""
 
 
 # A sleep task holds an executor thread: a peer must not be able to pin

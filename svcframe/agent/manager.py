@@ -1,4 +1,4 @@
-"""Worker's server side: runs tasks and reports their progress to the conductor.
+"""Agent's server side: runs tasks and reports their progress to the conductor.
 
 Its API versions are listed in doc/source/components.rst.
 """
@@ -8,27 +8,29 @@ import time
 
 from svcframe import messaging
 from svcframe.agent import kinds
+from svcframe.agent import rpcapi as agent_rpcapi
 from svcframe.conductor import rpcapi as conductor_rpcapi
-from svcframe.conf import agent as worker_conf
+from svcframe.conf import agent as agent_conf
 from svcframe.manager import Manager, periodic_task
 from svcframe.scheduler import rpcapi as scheduler_rpcapi
 
-__all__ = ["WorkerManager"]
+__all__ = ["AgentManager"]
 
 LOG = logging.getLogger(__name__)
 
 
-class WorkerManager(Manager):
-    """Runs the tasks cast to ``worker.<host>``."""
+class AgentManager(Manager):
+    """Runs the tasks cast to ``worker.<host>`` (the topic's name predates the agent's)."""
 
     target = messaging.Target(version="1.1")
     #: The release name of this API version in the client's VERSION_ALIASES.
     release = "beta"
-    service_name = "worker"
+    service_name = "agent"
+    rpc_topic = agent_rpcapi.RPC_TOPIC
 
     def __init__(self, host=None, conf=None):
         super().__init__(host=host, conf=conf)
-        worker_conf.register_opts(self.conf)
+        agent_conf.register_opts(self.conf)
         self.conductor = None
         self.schedulers = None
 
@@ -39,7 +41,7 @@ class WorkerManager(Manager):
         )
 
     def post_start_hook(self):
-        # Schedulers learn about a new worker now, not a period later.
+        # Schedulers learn about a new agent now, not a period later.
         self.announce_capabilities(None)
 
     def cleanup_host(self):
@@ -51,10 +53,10 @@ class WorkerManager(Manager):
     def run_task(self, context, task, progress_interval=None):
         """Run ``task`` (a cast); its progress and outcome go to the conductor.
 
-        ``progress_interval`` (API 1.1) overrides [worker] progress_interval.
+        ``progress_interval`` (API 1.1) overrides [agent] progress_interval.
         """
         task_id, kind = task["id"], task["kind"]
-        interval = progress_interval or self.conf.worker.progress_interval
+        interval = progress_interval or self.conf.agent.progress_interval
         function = kinds.KINDS.get(kind)
         if function is None:
             LOG.error("Task %s: unknown kind %r", task_id, kind)
@@ -93,12 +95,12 @@ class WorkerManager(Manager):
         LOG.info("Task %s done", task_id)
 
     def capabilities(self, context):
-        """What this worker can run."""
+        """What this agent can run."""
         return {"kinds": sorted(kinds.KINDS), "api_version": self.target.version}
 
     # -- periodic tasks ----------------------------------------------------------
 
-    @periodic_task.periodic_task(spacing=worker_conf.ANNOUNCE_SPACING)
+    @periodic_task.periodic_task(spacing=agent_conf.ANNOUNCE_SPACING)
     def announce_capabilities(self, context):
-        """Tell every scheduler (fanout) what this worker can run."""
+        """Tell every scheduler (fanout) what this agent can run."""
         self.schedulers.announce(context or {}, self.host, self.capabilities(context))

@@ -2,7 +2,8 @@
 
 A component registers its manager class in the ``svcframe.components``
 namespace; ``svc-launch --binary conductor`` and ``--binary svc-conductor``
-both find ``conductor``.
+both find ``conductor``.  A renamed component keeps its old name working
+for one release (DEPRECATED_NAMES): ``--binary worker`` finds ``agent``.
 """
 
 import importlib.metadata
@@ -11,16 +12,24 @@ from stevedore import driver
 from stevedore.exception import NoMatches
 
 __all__ = [
+    "DEPRECATED_NAMES",
     "NAMESPACE",
     "ComponentLoadError",
     "ComponentNotFound",
     "component_name",
     "load_manager_class",
     "names",
+    "renamed_to",
+    "resolve",
 ]
 
 NAMESPACE = "svcframe.components"
 BINARY_PREFIX = "svc-"
+
+#: Old component name -> new one, for components renamed in this release.
+#: The old name still launches the component; its services keep the binary
+#: name they were registered under (``svc-worker``).
+DEPRECATED_NAMES = {"worker": "agent"}
 
 
 class ComponentNotFound(LookupError):
@@ -41,9 +50,28 @@ def names():
     return sorted({ep.name for ep in importlib.metadata.entry_points(group=NAMESPACE)})
 
 
-def load_manager_class(binary):
-    """The manager class registered for ``binary`` (with or without the svc- prefix)."""
+def renamed_to(binary):
+    """The new name when ``binary`` is a deprecated component name, else None.
+
+    An installed component of that name wins over the deprecation.
+    """
     name = component_name(binary)
+    if name in DEPRECATED_NAMES and name not in names():
+        return DEPRECATED_NAMES[name]
+    return None
+
+
+def resolve(binary):
+    """The name of the component ``binary`` runs: ``svc-worker`` -> ``agent``."""
+    return renamed_to(binary) or component_name(binary)
+
+
+def load_manager_class(binary):
+    """The manager class registered for ``binary`` (with or without the svc- prefix).
+
+    A deprecated name loads the component's new name.
+    """
+    name = resolve(binary)
 
     def failed(manager, entrypoint, exc):
         raise ComponentLoadError(

@@ -30,6 +30,10 @@ class Manager(periodic_task.PeriodicTasks):
     target = Target(version="1.0")
     #: The name the component answers to in pings and logs.
     service_name = "undefined"
+    #: The topic its service consumes when Service.create() is given none;
+    #: None: the binary's name without ``svc-``.  A component renamed after
+    #: release keeps its old topic here, the address peers already use.
+    rpc_topic = None
     #: An integer bumped when the service's behaviour changes; stored with its heartbeats.
     service_version = None
     #: The component's release as operators name it, e.g. a key of the client's

@@ -96,19 +96,22 @@ class Service(ServiceBase):
     ):
         """A Service with nova's defaults for everything not given.
 
-        ``binary`` defaults to the program name; ``topic`` to the binary
-        without its ``svc-`` prefix; ``manager`` to the class the component
-        registry has for the binary (a class or a dotted path may be given);
-        ``host`` and the intervals to the configuration.
+        ``binary`` defaults to the program name; ``manager`` to the class the
+        component registry has for the binary (a class or a dotted path may be
+        given); ``topic`` to the manager's ``rpc_topic``, else the binary
+        without its ``svc-`` prefix; ``host`` and the intervals to the
+        configuration.
         """
         conf = conf if conf is not None else cfg.CONF
         register_opts(conf)
         if binary is None:
             binary = os.path.basename(sys.argv[0])
-        if topic is None:
-            topic = components.component_name(binary)
         if manager is None:
             manager = components.load_manager_class(binary)
+        elif isinstance(manager, str):
+            manager = importutils.import_class(manager)
+        if topic is None:
+            topic = getattr(manager, "rpc_topic", None) or components.component_name(binary)
         return cls(
             host=host or conf.host,
             binary=binary,

@@ -100,7 +100,7 @@ def _parse(conf, argv, **kwargs):
 def _workers(conf, binary):
     if conf.workers:
         return conf.workers
-    group = components.component_name(binary)
+    group = components.resolve(binary)
     try:
         configured = conf[group].workers
     except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
@@ -150,6 +150,7 @@ def main(argv=None):
         # Options a worker reads only after the fork fail here, with exit status 2.
         config_errors.check_values(conf)
         log.setup(conf, "svcframe")
+        _warn_if_renamed(conf.binary)
         LOG.debug("Configuration files: %s", sources.describe_files(conf))
         LOG.debug("State directory: %s", conf.state_path)
         workers = _workers(conf, conf.binary)
@@ -174,8 +175,26 @@ def main(argv=None):
         return _fail(exc)
 
 
+def _warn_if_renamed(binary):
+    # Once, in the master: workers inherit the name and do not repeat it.
+    new = components.renamed_to(binary)
+    if new:
+        LOG.warning(
+            "The component name %r is deprecated and will be removed in a future release: "
+            "use --binary %s. Under the old name this service still registers as %s, as "
+            "before; under the new one it registers as %s.",
+            components.component_name(binary),
+            new,
+            _program_name(binary),
+            _program_name(new),
+        )
+
+
 def _program_name(binary):
-    """``conductor`` -> ``svc-conductor``: the binary name services register under."""
+    """``conductor`` -> ``svc-conductor``: the binary name services register under.
+
+    A deprecated component name keeps its own (``worker`` -> ``svc-worker``).
+    """
     name = components.component_name(binary)
     return components.BINARY_PREFIX + name
 

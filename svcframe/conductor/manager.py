@@ -23,7 +23,7 @@ LOG = logging.getLogger(__name__)
 
 
 class ConductorManager(Manager):
-    """Creates, reads and updates tasks; marks the ones whose worker went quiet as stale."""
+    """Creates, reads and updates tasks; marks the ones whose agent went quiet as stale."""
 
     target = messaging.Target(version="1.1")
     #: The release name of this API version in the client's VERSION_ALIASES.
@@ -70,7 +70,7 @@ class ConductorManager(Manager):
 
     @messaging.expected_exceptions(tasks.TaskNotFound, ValueError)
     def update_task(self, context, task_id, **changes):
-        """Record a task's progress (a cast from the worker that runs it)."""
+        """Record a task's progress (a cast from the agent that runs it)."""
         if not self.store.update(task_id, **changes):
             LOG.debug("Ignored an out-of-order update of task %s: %s", task_id, changes)
             return
@@ -94,7 +94,7 @@ class ConductorManager(Manager):
 
     @periodic_task.periodic_task(spacing=conductor_conf.STALE_CHECK_SPACING, run_immediately=False)
     def mark_stale_tasks(self, context):
-        """Tasks whose worker has not reported for stale_task_after seconds become stale."""
+        """Tasks whose agent has not reported for stale_task_after seconds become stale."""
         stale = self.store.mark_stale(self.conf.conductor.stale_task_after)
         for task_id in stale:
             LOG.warning(

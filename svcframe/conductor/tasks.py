@@ -21,8 +21,8 @@ __all__ = ["STATUSES", "TaskDatabaseError", "TaskNotFound", "TaskStore"]
 
 LOG = logging.getLogger(__name__)
 
-#: A task's life: pending (created), scheduled (sent to a worker), running,
-#: then done or failed; stale when its worker went quiet for too long.
+#: A task's life: pending (created), scheduled (sent to an agent), running,
+#: then done or failed; stale when its agent went quiet for too long.
 STATUSES = ("pending", "scheduled", "running", "done", "failed", "stale")
 ACTIVE = ("scheduled", "running")
 FINISHED = ("done", "failed")
@@ -48,6 +48,8 @@ tasks = sa.Table(
     sa.Column("params", sa.Text, nullable=False, default="{}"),
     sa.Column("status", sa.String(16), nullable=False, default="pending"),
     sa.Column("progress", sa.Integer, nullable=False, default=0),
+    # The agent's host. Column and task key keep the name from before agents
+    # were renamed: existing tables and peers of every release use it.
     sa.Column("worker_host", sa.String(255)),
     sa.Column("result", sa.Text),
     sa.Column("error", sa.Text),

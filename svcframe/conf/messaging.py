@@ -84,20 +84,20 @@ messaging_opts = [
             (
                 "after_processing",
                 "a cast is acknowledged once its method has returned or "
-                "raised: at-least-once, a worker that dies before that leaves it to another",
+                "raised: at-least-once, a process that dies before that leaves it to another",
             ),
             (
                 "on_receipt",
-                "a cast is acknowledged when a worker starts it, as "
-                "oslo.messaging does: at-most-once, lost if the worker dies while running it",
+                "a cast is acknowledged when an executor thread starts it, as "
+                "oslo.messaging does: at-most-once, lost if the process dies while running it",
             ),
         ),
         help="When an RPC server acknowledges a cast to the broker. Calls are always "
-        "acknowledged when a worker starts them (their caller's timeout covers a lost "
+        "acknowledged when an executor thread starts them (their caller's timeout covers a lost "
         "call, and a call run twice could answer twice). In both modes, messages "
         "received but not started go back to the broker when the server stops or dies. "
         "With after_processing, endpoints must tolerate a cast delivered twice after "
-        "a worker died or the broker connection was lost (duplicates are dropped by "
+        "a worker process died or the broker connection was lost (duplicates are dropped by "
         "unique id within one process only). A server can override this with "
         "get_rpc_server(..., ack_mode=...).",
     ),

@@ -1,4 +1,4 @@
-"""[scheduler] options: the reference component that places tasks on workers."""
+"""[scheduler] options: the reference component that places tasks on agents."""
 
 from oslo_config import cfg
 
@@ -22,7 +22,7 @@ scheduler_opts = [
         default=60,
         min=1,
         mutable=True,
-        help="Seconds after which a worker's capability announcement is forgotten "
+        help="Seconds after which an agent's capability announcement is forgotten "
         "if it has not announced again.",
     ),
 ]

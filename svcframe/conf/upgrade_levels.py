@@ -23,12 +23,17 @@ upgrade_levels_group = cfg.OptGroup(
 )
 
 #: Components shipped with svcframe, listed in the sample configuration.
-KNOWN_COMPONENTS = ("baseapi", "conductor", "scheduler", "worker")
+KNOWN_COMPONENTS = ("baseapi", "conductor", "scheduler", "agent")
+
+# The option of a renamed component still reads its old name, for one release.
+_DEPRECATED_NAMES = {"agent": "worker"}
 
 
 def _opt(name):
+    old = _DEPRECATED_NAMES.get(name)
     return cfg.StrOpt(
         name,
+        deprecated_opts=[cfg.DeprecatedOpt(old, group=GROUP)] if old else None,
         help=f"RPC version cap for the {name} API: a release name or a version (e.g. 1.1).",
     )
 

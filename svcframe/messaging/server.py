@@ -1,6 +1,6 @@
 """MessageHandlingServer and RPCServer: consume messages and run them on an executor.
 
-An RPC request is acknowledged to the broker when a worker starts it (calls,
+An RPC request is acknowledged to the broker when an executor thread starts it (calls,
 and casts in ``on_receipt`` mode) or when its method has returned or
 raised (casts in ``after_processing`` mode).  Requests received and not
 started yet are never acknowledged: the driver's prefetch bounds them, and
@@ -51,7 +51,7 @@ ACK_MODES = ("after_processing", "on_receipt")
 
 
 class _Work:
-    """A request between its receipt and the worker that runs it."""
+    """A request between its receipt and the executor thread that runs it."""
 
     __slots__ = ("incoming",)
 
@@ -205,7 +205,7 @@ class RPCServer(MessageHandlingServer):
         return stats
 
     def _stopped_consuming(self):
-        # What no worker has started goes back to the broker now, for another
+        # What no executor thread has started goes back to the broker now, for another
         # server: waiting for a free thread could outlast the shutdown timeout.
         with self._work_lock:
             waiting, self._waiting = self._waiting, set()

@@ -138,8 +138,8 @@ def _watch():
 def gauges():
     """``{topic: (backlog, in_flight)}`` of this process now.
 
-    The backlog is what the servers received and no worker has started
-    yet (at most the prefetch); in flight is what their workers run.
+    The backlog is what the servers received and no executor thread has started
+    yet (at most the prefetch); in flight is what their executor threads run.
     """
     values = {topic: [0, 0] for topic in list(_topics)}
     for server in list(servers):

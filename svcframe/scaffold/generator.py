@@ -111,6 +111,13 @@ def validate_name(name):
                 f"a component named {name!r} is already installed ({entry_point.value}); "
                 "pick another name"
             )
+    if name in components.DEPRECATED_NAMES:
+        # Installed, it would take the name from the component it still launches.
+        raise ScaffoldError(
+            f"component name {name!r} is the deprecated name of the "
+            f"{components.DEPRECATED_NAMES[name]} component and still launches it; "
+            "pick another name"
+        )
 
 
 def validate_package(package):

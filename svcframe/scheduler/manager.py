@@ -1,6 +1,6 @@
-"""Scheduler's server side: picks a live worker for each task.
+"""Scheduler's server side: picks a live agent for each task.
 
-A worker is a candidate when the service registry shows it up and
+An agent is a candidate when the service registry shows it up and
 enabled, and it announced (by fanout, to every scheduler process) that
 it can run the task's kind.
 """
@@ -11,15 +11,19 @@ import threading
 import time
 
 from svcframe import messaging, servicegroup
+from svcframe.agent import rpcapi as agent_rpcapi
 from svcframe.conductor import rpcapi as conductor_rpcapi
 from svcframe.conf import scheduler as scheduler_conf
 from svcframe.manager import Manager
-from svcframe.worker import rpcapi as worker_rpcapi
 
-__all__ = ["NoValidHost", "SchedulerManager", "WORKER_BINARY"]
+__all__ = ["AGENT_BINARIES", "NoValidHost", "SchedulerManager", "WORKER_BINARY"]
 
 LOG = logging.getLogger(__name__)
 
+#: The binary names agents register under: launched as ``agent``, or under
+#: the component's deprecated name ``worker``.
+AGENT_BINARIES = ("svc-agent", "svc-worker")
+#: Deprecated: the binary name of agents launched under the old name only.
 WORKER_BINARY = "svc-worker"
 # What a peer can make a scheduler remember: names of this length at most,
 # and this many hosts at most (announcements also expire).
@@ -28,16 +32,16 @@ MAX_ANNOUNCED_HOSTS = 10000
 
 
 class NoValidHost(Exception):
-    """No live worker can run the task."""
+    """No live agent can run the task."""
 
     def __init__(self, message=None, kind=None):
         self.kind = kind
         self.kwargs = {"kind": kind}
-        super().__init__(message or f"no live worker can run tasks of kind {kind!r}")
+        super().__init__(message or f"no live agent can run tasks of kind {kind!r}")
 
 
 class SchedulerManager(Manager):
-    """Places tasks on workers; keeps what every worker announced."""
+    """Places tasks on agents; keeps what every agent announced."""
 
     target = messaging.Target(version="1.0")
     #: The release name of this API version in the client's VERSION_ALIASES.
@@ -52,12 +56,12 @@ class SchedulerManager(Manager):
         self._turn = itertools.count()
         self.servicegroup = None
         self.conductor = None
-        self.workers = None
+        self.agents = None
 
     def init_host(self, service_ref=None):
         self.servicegroup = servicegroup.API(self.conf)
         self.conductor = conductor_rpcapi.ConductorAPI(conf=self.conf)
-        self.workers = worker_rpcapi.WorkerAPI(transport=self.conductor.transport, conf=self.conf)
+        self.agents = agent_rpcapi.AgentAPI(transport=self.conductor.transport, conf=self.conf)
 
     def cleanup_host(self):
         if self.servicegroup is not None:
@@ -68,7 +72,7 @@ class SchedulerManager(Manager):
     # -- RPC API ---------------------------------------------------------------
 
     def announce(self, context, host, capabilities):
-        """A worker's capabilities (a fanout cast every worker sends periodically)."""
+        """An agent's capabilities (a fanout cast every agent sends periodically)."""
         if not isinstance(host, str) or not 0 < len(host) <= MAX_HOST_NAME:
             LOG.warning("Ignored an announcement with an invalid host name")
             return
@@ -87,7 +91,7 @@ class SchedulerManager(Manager):
                 # Oldest first: whoever floods us with names pushes out its own.
                 self._announced.pop(next(iter(self._announced)))
         if not known:
-            LOG.info("Worker %s announced: %s", host, ", ".join(capabilities.get("kinds", [])))
+            LOG.info("Agent %s announced: %s", host, ", ".join(capabilities.get("kinds", [])))
 
     def _forget_expired_locked(self, now):
         # Announcements older than the age _pick_host still trusts (twice,
@@ -99,17 +103,21 @@ class SchedulerManager(Manager):
 
     @messaging.expected_exceptions(NoValidHost)
     def submit_task(self, context, kind, params=None, progress_interval=None):
-        """Create a task, send it to a live worker that can run it, return it."""
+        """Create a task, send it to a live agent that can run it, return it."""
         host = self._pick_host(context, kind)
         task = self.conductor.create_task(context, kind, params)
         self.conductor.update_task(context, task["id"], status="scheduled", worker_host=host)
-        self.workers.run_task(context, host, task, progress_interval=progress_interval)
-        LOG.info("Task %s (%s) sent to worker %s", task["id"], kind, host)
+        self.agents.run_task(context, host, task, progress_interval=progress_interval)
+        LOG.info("Task %s (%s) sent to agent %s", task["id"], kind, host)
         return dict(task, status="scheduled", worker_host=host)
 
     def list_workers(self, context):
-        """Every worker this scheduler heard of, and whether the registry shows it up."""
-        up = set(self.servicegroup.get_up_hosts(WORKER_BINARY))
+        """Every agent this scheduler heard of, and whether the registry shows it up.
+
+        The method keeps its name from when agents were called workers: it
+        is what clients of every release call.
+        """
+        up = set(self._up_agents())
         now = time.monotonic()
         with self._lock:
             self._forget_expired_locked(now)
@@ -129,8 +137,12 @@ class SchedulerManager(Manager):
 
     # -- internals ---------------------------------------------------------------
 
+    def _up_agents(self):
+        # One host may show under both names while it switches to the new one.
+        return sorted({h for b in AGENT_BINARIES for h in self.servicegroup.get_up_hosts(b)})
+
     def _pick_host(self, context, kind):
-        up = self.servicegroup.get_up_hosts(WORKER_BINARY)
+        up = self._up_agents()
         max_age = self.conf.scheduler.announcement_max_age
         now = time.monotonic()
         with self._lock:
@@ -148,9 +160,9 @@ class SchedulerManager(Manager):
 
     def _ask_capabilities(self, context, host):
         try:
-            capabilities = self.workers.capabilities(context, host)
+            capabilities = self.agents.capabilities(context, host)
         except messaging.MessagingException as exc:
-            LOG.warning("Worker %s did not say what it can run: %s", host, exc)
+            LOG.warning("Agent %s did not say what it can run: %s", host, exc)
             return None
         self.announce(context, host, capabilities)
         return capabilities

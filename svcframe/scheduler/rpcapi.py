@@ -3,6 +3,8 @@
 Its API versions are listed in doc/source/components.rst.
 """
 
+import warnings
+
 from svcframe.rpcapi import RPCAPI
 
 __all__ = ["RPC_TOPIC", "SchedulerAPI"]
@@ -11,7 +13,7 @@ RPC_TOPIC = "scheduler"
 
 
 class SchedulerAPI(RPCAPI):
-    """Submits tasks to a scheduler; announces a worker to all of them."""
+    """Submits tasks to a scheduler; announces an agent to all of them."""
 
     RPC_TOPIC = RPC_TOPIC
     RPC_API_VERSION = "1.0"
@@ -29,5 +31,15 @@ class SchedulerAPI(RPCAPI):
             context, "submit_task", kind=kind, params=params, progress_interval=progress_interval
         )
 
-    def list_workers(self, context):
+    def list_agents(self, context):
+        # On the wire the method keeps its name from when agents were workers.
         return self.prepare("list_workers").call(context, "list_workers")
+
+    def list_workers(self, context):
+        """Deprecated: use list_agents()."""
+        warnings.warn(
+            "SchedulerAPI.list_workers() is deprecated: use list_agents()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.list_agents(context)

@@ -7,10 +7,10 @@ from oslo_config import cfg
 
 from svcframe import components, messaging
 from svcframe import service as service_module
+from svcframe.conf import agent as agent_conf
 from svcframe.conf import conductor as conductor_conf
 from svcframe.conf import database as database_conf
 from svcframe.conf import scheduler as scheduler_conf
-from svcframe.conf import worker as worker_conf
 
 __all__ = ["ServiceRunner", "make_test_conf", "DEFAULT_TRANSPORT_URL", "TRANSPORT_URL_ENV"]
 
@@ -27,7 +27,7 @@ def make_test_conf(state_path, transport_url=None, **overrides):
     conf = cfg.ConfigOpts()
     service_module.register_opts(conf)
     database_conf.register_opts(conf)
-    for component_conf in (conductor_conf, scheduler_conf, worker_conf):
+    for component_conf in (conductor_conf, scheduler_conf, agent_conf):
         component_conf.register_opts(conf)
     conf([], project="svcframe", default_config_files=[], default_config_dirs=[])
     url = transport_url or os.environ.get(TRANSPORT_URL_ENV) or DEFAULT_TRANSPORT_URL

@@ -12,4 +12,4 @@ def test_version_caps_of_every_installed_component_are_known_before_the_fork():
     service.register_opts(conf)
     conf([])
     assert set(conf.upgrade_levels) >= {"baseapi", *components.names()}
-    assert {"conductor", "scheduler", "worker"} <= set(components.names())
+    assert {"agent", "conductor", "scheduler"} <= set(components.names())

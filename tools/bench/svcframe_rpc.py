@@ -12,7 +12,7 @@ a publish does not wait for its ack), so the cast figures include them.
 
 Casts are measured in both acknowledgement modes: the main server acks
 them after processing (``rpc_ack_mode``'s default), a second server on
-``<topic>_onr`` acks them when a worker starts them (``on_receipt``).
+``<topic>_onr`` acks them when an executor thread starts them (``on_receipt``).
 Calls are acked when started in both modes: their rows are the same.
 
 With ``"metrics": true`` in the params both processes record Prometheus

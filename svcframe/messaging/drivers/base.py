@@ -130,7 +130,7 @@ class IncomingMessage(abc.ABC):
         """Tell the caller the request is still being worked on (call monitor)."""
 
     def claim(self):
-        """Called by the server when a worker is about to run the message.
+        """Called by the server when an executor thread is about to run the message.
 
         False means: do not run it, the broker delivers it again (it was
         received on a connection that has since been lost).
@@ -140,7 +140,7 @@ class IncomingMessage(abc.ABC):
     def acknowledge(self):
         """Tell the broker this message is handled: it is not delivered again.
 
-        The server calls it when a worker starts the message (acking on
+        The server calls it when an executor thread starts the message (acking on
         receipt) or when the method has returned or raised (acking after
         processing); a second call does nothing.  Drivers without
         acknowledgements do nothing.

@@ -7,7 +7,7 @@ be read.  An unsettled delivery would hold one of the consumer's prefetch
 credits forever; a few of them stop the consumer.
 
 The connection belongs to the consumer thread: acks and requeues decided
-by the worker threads are queued and sent by that thread after its next
+by the executor threads are queued and sent by that thread after its next
 drain; consecutive acks go out as one ``basic.ack`` with ``multiple``.
 
 A message that cannot be read is logged and rejected; when its caller can

@@ -16,7 +16,7 @@ class ThreadingExecutor:
                 f"not {conf.executor_thread_pool_size}"
             )
         self._pool = futures.ThreadPoolExecutor(
-            max_workers=conf.executor_thread_pool_size, thread_name_prefix="rpc-worker"
+            max_workers=conf.executor_thread_pool_size, thread_name_prefix="rpc-executor"
         )
 
     def submit(self, fn, *args):

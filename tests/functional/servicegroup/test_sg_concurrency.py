@@ -51,11 +51,11 @@ def test_concurrent_first_reports_from_threads_and_processes(registry, caplog):
         except Exception as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=hammer, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    hammers = [threading.Thread(target=hammer, args=(n,)) for n in range(threads)]
+    for thread in hammers:
+        thread.start()
+    for thread in hammers:
+        thread.join()
     wait_reporters(reporters)
 
     assert errors == []

@@ -1,8 +1,8 @@
-"""The README walkthrough on RabbitMQ: a conductor, a scheduler and two workers place and run tasks.
+"""The README walkthrough on RabbitMQ: a conductor, a scheduler and two agents place and run tasks.
 
 Every service is a real ``svc-launch`` process tree; the test only uses
 ``svc-manage``, as an operator would.  The tests share one deployment and
-run in file order: the second kills a worker the first used.
+run in file order: the second kills an agent the first used.
 """
 
 import signal
@@ -15,7 +15,7 @@ from svcframe.testing import wait_until
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(120)]
 
 KINDS = ["fail", "sleep", "sum"]
-WORKER = "svc-worker"
+AGENT = "svc-agent"
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +26,9 @@ def deployment(tmp_path_factory):
         deployment.conductor = deployment.start("conductor", control, workers=2)
         deployment.scheduler = deployment.start("scheduler", control, workers=2)
         deployment.wait_ready(deployment.conductor, deployment.scheduler)
-        # Started once the schedulers consume: they learn about the workers by fanout.
-        deployment.w1 = deployment.start("worker", deployment.host("w1"))
-        deployment.w2 = deployment.start("worker", deployment.host("w2"))
+        # Started once the schedulers consume: they learn about the agents by fanout.
+        deployment.w1 = deployment.start("agent", deployment.host("w1"))
+        deployment.w2 = deployment.start("agent", deployment.host("w2"))
         deployment.wait_ready(deployment.w1, deployment.w2)
         yield deployment
     finally:
@@ -37,18 +37,18 @@ def deployment(tmp_path_factory):
 
 def announced_to(scheduler, host):
     """The pids of the scheduler processes that logged ``host``'s announcement."""
-    text = f"Worker {host} announced: {', '.join(KINDS)}"
+    text = f"Agent {host} announced: {', '.join(KINDS)}"
     return {pid for pid, _, _, _, message in scheduler.records() if message == text}
 
 
-def test_tasks_run_on_the_workers_the_schedulers_heard_of(deployment):
+def test_tasks_run_on_the_agents_the_schedulers_heard_of(deployment):
     d = deployment
     hosts = {d.w1.host, d.w2.host}
     expected = {
         ("svc-conductor", d.conductor.host),
         ("svc-scheduler", d.scheduler.host),
-        (WORKER, d.w1.host),
-        (WORKER, d.w2.host),
+        (AGENT, d.w1.host),
+        (AGENT, d.w2.host),
     }
     wait_until(
         lambda: {key for key, s in d.services().items() if s["state"] == "up"} == expected,
@@ -60,7 +60,7 @@ def test_tasks_run_on_the_workers_the_schedulers_heard_of(deployment):
     assert set(services) == expected
     assert all(s["status"] == "enabled" for s in services.values())
 
-    # Both scheduler processes heard both workers (a fanout reaches every process).
+    # Both scheduler processes heard both agents (a fanout reaches every process).
     scheduler_pids = set(d.scheduler.workers().values())
     for host in hosts:
         wait_until(
@@ -81,27 +81,27 @@ def test_tasks_run_on_the_workers_the_schedulers_heard_of(deployment):
     assert set(done["seen"]) <= {"scheduled", "running", "done"}
 
     # Each scheduler process takes the candidates in turn: of six tasks, one of the
-    # two processes gets at least two, and so both workers get some.
+    # two processes gets at least two, and so both agents get some.
     tasks = d.submit_all("sum", [{"numbers": [n, n, 1]} for n in range(6)])
     finished = d.wait_tasks([t["id"] for t in tasks], "done")
     assert [t["result"] for t in finished] == [{"sum": 2 * n + 1} for n in range(6)]
     assert [t["worker_host"] for t in finished] == [t["worker_host"] for t in tasks]
     assert {t["worker_host"] for t in finished} == hosts
 
-    workers = {w["host"]: w for w in d.manage_json("rpc", "call", "scheduler", "list_workers")}
+    agents = {a["host"]: a for a in d.manage_json("rpc", "call", "scheduler", "list_workers")}
     for host in hosts:
-        assert workers[host]["up"] is True
-        assert workers[host]["kinds"] == KINDS
+        assert agents[host]["up"] is True
+        assert agents[host]["kinds"] == KINDS
 
 
-def test_only_live_enabled_workers_get_tasks(deployment):
+def test_only_live_enabled_agents_get_tasks(deployment):
     d = deployment
     w1, w2 = d.w1.host, d.w2.host
     killed = d.kill_hard(d.w1)
     assert d.w1.pid in killed
     assert d.w1.proc.returncode == -signal.SIGKILL
-    d.wait_state(WORKER, w1, "down", timeout=d.options["DEFAULT"]["service_down_time"] + 5)
-    assert d.services()[(WORKER, w2)]["state"] == "up"
+    d.wait_state(AGENT, w1, "down", timeout=d.options["DEFAULT"]["service_down_time"] + 5)
+    assert d.services()[(AGENT, w2)]["state"] == "up"
 
     tasks = d.submit_all("sum", [{"numbers": [n]} for n in range(4)])
     assert {t["worker_host"] for t in tasks} == {w2}
@@ -110,19 +110,19 @@ def test_only_live_enabled_workers_get_tasks(deployment):
         (w2, {"sum": n}) for n in range(4)
     ]
 
-    disabled = d.manage("service", "disable", w2, WORKER, "--reason", "maintenance")
+    disabled = d.manage("service", "disable", w2, AGENT, "--reason", "maintenance")
     assert disabled.returncode == 0, disabled.stderr
-    assert d.services()[(WORKER, w2)]["status"] == "disabled"
+    assert d.services()[(AGENT, w2)]["status"] == "disabled"
     try:
         refused = d.manage(*d.submit_command("sum", {"numbers": [1]}))
         assert refused.returncode == 1
         assert refused.stdout == ""
         assert refused.stderr == (
             "svc-manage: error: the remote method raised NoValidHost: "
-            "no live worker can run tasks of kind 'sum'\n"
+            "no live agent can run tasks of kind 'sum'\n"
         )
     finally:
-        enabled = d.manage("service", "enable", w2, WORKER)
+        enabled = d.manage("service", "enable", w2, AGENT)
     assert enabled.returncode == 0, enabled.stderr
 
     task = d.submit("sum", {"numbers": [40, 2]})

@@ -1,10 +1,8 @@
-"""The worker of the previous release, which speaks worker API 1.0 only.
+"""The agent of the previous release, which called it worker and speaks its API 1.0 only.
 
 Run as a script, ``python walkthrough_old_worker.py --config-file F``: it
 serves the ``worker`` topic and registers as ``svc-worker`` on ``[DEFAULT]
-host``, as the current worker does, so that schedulers take it for one.
-(``svc-launch --binary NAME`` serves the topic NAME: a component registered
-under another name could not stand in for the worker.)
+host``, as that release did, so that schedulers take it for an agent.
 """
 
 import sys
@@ -12,12 +10,12 @@ import sys
 from oslo_config import cfg
 
 from svcframe import log, messaging, service
-from svcframe.worker.manager import WorkerManager
+from svcframe.agent.manager import AgentManager
 
 __all__ = ["OldWorkerManager"]
 
 
-class OldWorkerManager(WorkerManager):
+class OldWorkerManager(AgentManager):
     """API 1.0: ``run_task(task)``, without progress_interval; 1.1 calls are refused."""
 
     target = messaging.Target(version="1.0")

@@ -5,8 +5,8 @@ import time
 import pytest
 from oslo_config import cfg
 
+from svcframe.agent import kinds
 from svcframe.scheduler import manager as scheduler_manager
-from svcframe.worker import kinds
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""conductor, scheduler and worker working together on the in-process fake transport."""
+"""conductor, scheduler and agent working together on the in-process fake transport."""
 
 import time
 
@@ -27,7 +27,8 @@ def wait_for_status(conductor, context, task_id, statuses, timeout=10.0):
 def cluster(svc_service):
     svc_service("conductor")
     svc_service("scheduler")
-    svc_service("worker", host="w1")
+    svc_service("agent", host="w1")
+    # Under the name the agent had before: registered as svc-worker, still an agent.
     svc_service("worker", host="w2")
 
 
@@ -37,7 +38,7 @@ def conductor(svc_client):
     return svc_client(ConductorAPI)
 
 
-def test_a_submitted_task_runs_on_a_live_worker_and_is_done(
+def test_a_submitted_task_runs_on_a_live_agent_and_is_done(
     cluster, svc_client, conductor, svc_context
 ):
     scheduler = svc_client(SchedulerAPI)
@@ -49,7 +50,7 @@ def test_a_submitted_task_runs_on_a_live_worker_and_is_done(
     assert done["progress"] == 100
 
 
-def test_tasks_are_spread_over_the_workers(cluster, svc_client, conductor, svc_context):
+def test_tasks_are_spread_over_the_agents(cluster, svc_client, conductor, svc_context):
     scheduler = svc_client(SchedulerAPI)
     hosts = {
         scheduler.submit_task(svc_context, "sum", {"numbers": [1]})["worker_host"] for _ in range(4)
@@ -63,29 +64,46 @@ def test_a_failing_task_is_recorded_as_failed(cluster, svc_client, conductor, sv
     assert failed["status"] == "failed" and failed["error"] == "no luck"
 
 
-def test_a_kind_no_worker_runs_is_refused(cluster, svc_client, svc_context):
+def test_a_kind_no_agent_runs_is_refused(cluster, svc_client, svc_context):
     with pytest.raises(NoValidHost) as info:
         svc_client(SchedulerAPI).submit_task(svc_context, "paint", {})
     assert info.value.kind == "paint"
 
 
-def test_a_disabled_worker_gets_no_tasks(cluster, svc_client, svc_conf, svc_context):
+def test_services_register_under_the_name_they_were_launched_as(cluster, svc_conf):
     from svcframe import servicegroup
 
     registry = servicegroup.API(svc_conf)
-    registry.disable("w1", "svc-worker", "maintenance")
+    try:
+        agents = {(r.binary, r.host, r.topic) for r in registry.get_all() if r.host[0] == "w"}
+    finally:
+        registry.close()
+    assert agents == {("svc-agent", "w1", "worker"), ("svc-worker", "w2", "worker")}
+
+
+@pytest.mark.parametrize(
+    "disabled, left", [(("w1", "svc-agent"), "w2"), (("w2", "svc-worker"), "w1")]
+)
+def test_a_disabled_agent_gets_no_tasks(cluster, svc_client, svc_conf, svc_context, disabled, left):
+    from svcframe import servicegroup
+
+    registry = servicegroup.API(svc_conf)
+    registry.disable(*disabled, "maintenance")
     try:
         scheduler = svc_client(SchedulerAPI)
         hosts = {scheduler.submit_task(svc_context, "sum", {})["worker_host"] for _ in range(3)}
-        assert hosts == {"w2"}
+        assert hosts == {left}
     finally:
         registry.close()
 
 
-def test_workers_announce_themselves_to_the_scheduler(cluster, svc_client, svc_context):
-    workers = svc_client(SchedulerAPI).list_workers(svc_context)
-    assert [w["host"] for w in workers] == ["w1", "w2"]
-    assert all(w["up"] and "sleep" in w["kinds"] for w in workers)
+def test_agents_announce_themselves_to_the_scheduler(cluster, svc_client, svc_context):
+    agents = svc_client(SchedulerAPI).list_agents(svc_context)
+    assert [a["host"] for a in agents] == ["w1", "w2"]
+    assert all(a["up"] and "sleep" in a["kinds"] for a in agents)
+    with pytest.warns(DeprecationWarning, match=r"list_workers\(\) is deprecated"):
+        listed = svc_client(SchedulerAPI).list_workers(svc_context)
+    assert [(a["host"], a["kinds"]) for a in listed] == [(a["host"], a["kinds"]) for a in agents]
 
 
 def test_an_unknown_task_id_is_task_not_found(cluster, conductor, svc_context):

@@ -36,6 +36,8 @@ def test_good_names(name):
         (LONGEST_NAME + "a", f"at most {generator.MAX_NAME_LENGTH} characters"),
         ("class", "Python keyword"),
         ("conductor", "already installed (svcframe.conductor.manager:ConductorManager)"),
+        ("agent", "already installed (svcframe.agent.manager:AgentManager)"),
+        ("worker", "the deprecated name of the agent component and still launches it"),
     ],
 )
 def test_bad_names_are_refused_in_one_line(name, message):

@@ -34,10 +34,10 @@ def test_threading_executor_pool_size_and_shutdown(conf):
 
     for _ in range(2):
         executor.submit(work)
-    # Both workers are busy at once, then released together.
+    # Both executor threads are busy at once, then released together.
     barrier.wait()
     executor.shutdown(wait=True)
-    assert len(names) == 2 and all(n.startswith("rpc-worker") for n in names)
+    assert len(names) == 2 and all(n.startswith("rpc-executor") for n in names)
     with pytest.raises(RuntimeError):
         executor.submit(work)
 
@@ -59,7 +59,7 @@ def test_eventlet_executor_without_monkey_patching_runs_on_native_threads(transp
     done = threading.Event()
     server._executor.submit(lambda: (ran_in.append(threading.current_thread().name), done.set()))
     assert done.wait(5)
-    assert ran_in[0].startswith("rpc-worker")
+    assert ran_in[0].startswith("rpc-executor")
     server._executor.shutdown()
 
 

@@ -18,7 +18,7 @@ import time
 from svcframe import log, systemd
 from svcframe.conf import service as service_opts
 from svcframe.launcher import _channel, _config, _generation, _proctitle, _report, _worker
-from svcframe.launcher._backoff import Backoff
+from svcframe.launcher._backoff import RespawnBackoff
 from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
 from svcframe.launcher._observe import MasterObserver
 from svcframe.launcher._signals import SignalManager, blocked, signal_name
@@ -123,7 +123,7 @@ class ProcessLauncher:
         self._lifeline_r, self._lifeline_w = os.pipe2(os.O_CLOEXEC)
         self._workers = {}
         self._respawn_at = dict.fromkeys(range(1, self._total + 1), now)
-        self._backoff = {n: Backoff(self.conf.launcher) for n in self._respawn_at}
+        self._backoff = {n: RespawnBackoff(self.conf.launcher) for n in self._respawn_at}
         self._generation = 0
         # Workers forked before this generation are replaced one at a time.
         self._roll_generation = 0

@@ -11,10 +11,10 @@ otherwise.
 
 import concurrent.futures
 import json
-import sys
 import time
 
 from svcframe import baserpc, context, messaging, servicegroup
+from svcframe.cmd import errors
 from svcframe.cmd.manage_service import format_version
 from svcframe.cmd.table import format_table
 from svcframe.conf import sources
@@ -24,7 +24,7 @@ __all__ = ["add_parser"]
 PING_TIMEOUT = 5.0
 # What a ping reply tells of the configuration (see svcframe.launcher.running_config).
 _CONFIG_KEYS = ("config_generation", "config_digest", "config_workers")
-EXIT_ERROR = 1
+EXIT_ERROR = errors.EXIT_ERROR
 
 
 def add_parser(subparsers):
@@ -293,5 +293,4 @@ def _show(value):
 
 
 def _fail(message):
-    print(f"svc-manage: error: {messaging.mask_password(message)}", file=sys.stderr)
-    return EXIT_ERROR
+    return errors.fail("svc-manage", message)

@@ -13,6 +13,8 @@ import os
 import string
 import sys
 
+from svcframe.cmd import errors
+
 __all__ = [
     "DEFAULT_BINDIR",
     "DEFAULT_CONFIG",
@@ -177,5 +179,4 @@ def install_unit(conf, args):
 
 
 def _fail(message):
-    print(f"svc-manage: error: {message}", file=sys.stderr)
-    return 1
+    return errors.fail("svc-manage", message)

@@ -25,6 +25,7 @@ from svcframe.cmd import (
     manage_systemd,
 )
 from svcframe.conf import database as database_conf
+from svcframe.conf import messaging as messaging_conf
 from svcframe.conf import sources
 from svcframe.servicegroup.exceptions import ServiceGroupError
 
@@ -86,6 +87,7 @@ def load_config(config_files, config_dirs):
     conf = cfg.ConfigOpts()
     # Registered before parsing, so that their relative paths can be anchored.
     database_conf.register_opts(conf)
+    messaging_conf.register_opts(conf)
     args = []
     for path in config_files:
         args += ["--config-file", path]

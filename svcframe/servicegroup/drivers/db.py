@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
+from svcframe.db import ProcessLocalEngine, connection_url
 from svcframe.servicegroup import schema
 from svcframe.servicegroup.drivers.base import ServiceGroupDriver
-from svcframe.servicegroup.engine import ProcessLocalEngine, connection_url
 from svcframe.servicegroup.exceptions import (
     RegistryUnavailable,
     SchemaNotCurrent,

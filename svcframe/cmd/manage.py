@@ -27,7 +27,7 @@ from svcframe.cmd import (
 from svcframe.conf import database as database_conf
 from svcframe.conf import messaging as messaging_conf
 from svcframe.conf import sources
-from svcframe.servicegroup.exceptions import ServiceGroupError
+from svcframe.servicegroup import ServiceGroupError
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 

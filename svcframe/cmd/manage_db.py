@@ -2,7 +2,6 @@
 
 from svcframe.conf import database as database_conf
 from svcframe.conf import servicegroup as servicegroup_conf
-from svcframe.servicegroup import schema
 from svcframe.servicegroup.drivers.db import DbDriver
 
 __all__ = ["add_parser"]
@@ -41,7 +40,7 @@ def sync_schema(conf, args):
 
 def show_version(conf, args):
     registry = _registry(conf)
-    print(f"{registry.schema_version()} (latest {schema.LATEST_VERSION})")
+    print(f"{registry.schema_version()} (latest {DbDriver.LATEST_SCHEMA_VERSION})")
 
 
 def _registry(conf):

@@ -5,7 +5,7 @@ import json
 from svcframe import components, servicegroup
 from svcframe.cmd.table import format_table
 from svcframe.conf import service as service_opts
-from svcframe.servicegroup.exceptions import ServiceNotFound
+from svcframe.servicegroup import ServiceNotFound
 
 __all__ = ["COLUMNS", "add_parser", "describe", "format_version", "table_row"]
 

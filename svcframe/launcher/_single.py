@@ -52,12 +52,8 @@ class _SingleRunner(Runner):
 
     def reload(self):
         systemd.notify_reloading("reloading")
-        try:
-            applied, failure = self._apply(), None
-        except _config.ReloadFailed as exc:
-            applied, failure = False, str(exc)
+        applied, failure = _config.attempt(self._apply)
         if failure is not None:
-            # Logged out of the except block: oslo.log would append the exception.
             LOG.error(
                 "Reload failed, keeping configuration %d (%s): %s",
                 self.generation,

@@ -8,15 +8,27 @@ the option's default, ``rabbit://``) means the embedded transport, which
 needs no broker; set explicitly, ``rabbit://`` is RabbitMQ on localhost.
 """
 
+import warnings
+
 from oslo_config import cfg
 
 from svcframe.conf import paths
 from svcframe.conf._groups import register_group_opts
 
-# default_state_path lives in svcframe.conf.paths; this name is kept for one release.
-from svcframe.conf.paths import default_state_path  # noqa: F401
+__all__ = ["list_opts", "register_opts"]
 
-__all__ = ["list_opts", "register_opts", "default_state_path"]
+
+def __getattr__(name):
+    # state_path moved to svcframe.conf.paths; the old name works for one release.
+    if name == "default_state_path":
+        warnings.warn(
+            "svcframe.conf.messaging.default_state_path is deprecated: "
+            "use svcframe.conf.paths.default_state_path",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return paths.default_state_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 messaging_opts = [

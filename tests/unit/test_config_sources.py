@@ -106,3 +106,11 @@ def test_svc_manage_anchors_every_path_option_of_the_state_directory(tmp_path):
     conf = load_config([str(path)], [])
     assert conf.state_path == str(tmp_path / "etc" / "state")
     assert conf.embedded.data_dir == str(tmp_path / "etc" / "queues")
+
+
+def test_default_state_path_keeps_its_old_name_for_one_release():
+    from svcframe.conf import paths
+
+    with pytest.deprecated_call(match="svcframe.conf.paths.default_state_path"):
+        from svcframe.conf.messaging import default_state_path
+    assert default_state_path is paths.default_state_path

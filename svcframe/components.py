@@ -17,6 +17,7 @@ __all__ = [
     "ComponentLoadError",
     "ComponentNotFound",
     "component_name",
+    "group_opts",
     "load_manager_class",
     "names",
     "renamed_to",
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 NAMESPACE = "svcframe.components"
+#: Where packages list their options for oslo-config-generator.
+OPTS_NAMESPACE = "oslo.config.opts"
 BINARY_PREFIX = "svc-"
 
 #: Old component name -> new one, for components renamed in this release.
@@ -91,3 +94,24 @@ def load_manager_class(binary):
         ).driver
     except NoMatches:
         raise ComponentNotFound(f"Component {name!r} vanished while being loaded") from None
+
+
+def group_opts(group):
+    """``(OptGroup, opts)`` of the config group named ``group``, or None.
+
+    Looked up in what the packages that install components list for
+    oslo-config-generator (their ``oslo.config.opts`` entry points), so a
+    component's options can be registered before its manager is built.
+    """
+    packages = {_package(ep) for ep in importlib.metadata.entry_points(group=NAMESPACE)}
+    for entry_point in importlib.metadata.entry_points(group=OPTS_NAMESPACE):
+        if _package(entry_point) not in packages:
+            continue
+        for opt_group, opts in entry_point.load()():
+            if getattr(opt_group, "name", opt_group) == group:
+                return opt_group, opts
+    return None
+
+
+def _package(entry_point):
+    return entry_point.dist.name if entry_point.dist is not None else None

@@ -26,6 +26,7 @@ last 20 ms of figures; one that exits drains the queue first (:func:`flush`).
 """
 
 import atexit
+import functools
 import importlib
 import logging
 import os
@@ -284,81 +285,73 @@ def flush(timeout=1.0):
         _writing.release()
 
 
-def _write_server(m, topic, method, kind, outcome, seconds):
-    _child(m, "server_requests", (topic, method, kind, outcome)).inc()
-    _child(m, "server_duration", (topic, method)).observe(seconds)
+def _write_requests(m, side, topic, method, kind, outcome, seconds):
+    _child(m, side + "_requests", (topic, method, kind, outcome)).inc()
+    _child(m, side + "_duration", (topic, method)).observe(seconds)
 
 
-def _write_client(m, topic, method, kind, outcome, seconds):
-    _child(m, "client_requests", (topic, method, kind, outcome)).inc()
-    _child(m, "client_duration", (topic, method)).observe(seconds)
+def _queue_requests(side, topic, method, kind, outcome, seconds):
+    # Per request: queued for the writer thread, never written inline.
+    if _writer_pid != os.getpid():
+        _start_writer()
+    _pending.put((_write_requests, side, topic, method, kind, outcome, seconds))
 
 
 def record_server_request(topic, method, kind, outcome, seconds):
     """A request a server ran: ``kind`` call|cast|fanout, ``outcome`` ok|error|rejected."""
-    if _directory is None:
-        return
-    if _writer_pid != os.getpid():
-        _start_writer()
-    _pending.put((_write_server, topic, method, kind, outcome, seconds))
+    # Tested here, on every request's path: with metrics off, one test and no call.
+    if _directory is not None:
+        _queue_requests("server", topic, method, kind, outcome, seconds)
 
 
 def record_client_request(topic, method, kind, outcome, seconds):
     """A request a client sent: ``outcome`` ok|timeout|error|undeliverable."""
-    if _directory is None:
-        return
-    if _writer_pid != os.getpid():
-        _start_writer()
-    _pending.put((_write_client, topic, method, kind, outcome, seconds))
+    if _directory is not None:
+        _queue_requests("client", topic, method, kind, outcome, seconds)
 
 
+def _recorder(record):
+    """``record`` called only while metrics are on, and never raising: a figure is not worth it."""
+
+    @functools.wraps(record)
+    def recorder(*args, **kwargs):
+        if _directory is None:
+            return
+        try:
+            record(*args, **kwargs)
+        except Exception:
+            _failed()
+
+    return recorder
+
+
+@_recorder
 def record_malformed(reason):
     """A message dropped unread; ``reason`` is a fixed name from the code."""
-    if _directory is None:
-        return
-    try:
-        _rpc_metrics().malformed.labels(reason).inc()
-    except Exception:
-        _failed()
+    _rpc_metrics().malformed.labels(reason).inc()
 
 
+@_recorder
 def record_broker_connected(connected, reconnect=False):
-    if _directory is None:
-        return
-    try:
-        m = _broker or _build(_BrokerMetrics)
-        m.connected.set(1 if connected else 0)
-        if reconnect:
-            m.reconnects.inc()
-    except Exception:
-        _failed()
+    m = _broker or _build(_BrokerMetrics)
+    m.connected.set(1 if connected else 0)
+    if reconnect:
+        m.reconnects.inc()
 
 
+@_recorder
 def record_worker_restart(reason):
     """The master replaces a worker: ``reason`` exit|signal|hung|reload."""
-    if _directory is None:
-        return
-    try:
-        (_process or _build(_ProcessMetrics)).restarts.labels(reason).inc()
-    except Exception:
-        _failed()
+    (_process or _build(_ProcessMetrics)).restarts.labels(reason).inc()
 
 
+@_recorder
 def record_periodic_task(task, outcome, seconds):
-    if _directory is None:
-        return
-    try:
-        m = _process or _build(_ProcessMetrics)
-        m.periodic_runs.labels(task, outcome).inc()
-        m.periodic_duration.labels(task).observe(seconds)
-    except Exception:
-        _failed()
+    m = _process or _build(_ProcessMetrics)
+    m.periodic_runs.labels(task, outcome).inc()
+    m.periodic_duration.labels(task).observe(seconds)
 
 
+@_recorder
 def record_heartbeat(outcome):
-    if _directory is None:
-        return
-    try:
-        (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()
-    except Exception:
-        _failed()
+    (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()

@@ -19,12 +19,11 @@ from oslo_config import cfg
 
 from svcframe import components, log, statedir
 from svcframe import service as service_module
-from svcframe.cmd import config_errors
+from svcframe.cmd import config_errors, errors
 from svcframe.conf import database as database_conf
 from svcframe.conf import service as service_conf
 from svcframe.conf import sources
 from svcframe.launcher import MetricsListenError
-from svcframe.masking import mask_password
 
 __all__ = ["main"]
 
@@ -65,8 +64,7 @@ def _cli_opts():
 
 
 def _fail(message):
-    sys.stderr.write(f"svc-launch: error: {mask_password(str(message))}\n")
-    return config_errors.EXIT_CONFIG
+    return errors.fail("svc-launch", message, config_errors.EXIT_CONFIG)
 
 
 # What oslo.config writes before SystemExit(1) when a command-line option has

@@ -9,7 +9,6 @@ listing it in COMMAND_GROUPS.
 import argparse
 import logging
 import sys
-import traceback
 
 from oslo_config import cfg
 
@@ -17,6 +16,7 @@ import svcframe
 from svcframe import log, statedir
 from svcframe.cmd import (
     config_errors,
+    errors,
     manage_component,
     manage_db,
     manage_notifications,
@@ -25,9 +25,9 @@ from svcframe.cmd import (
     manage_systemd,
 )
 from svcframe.conf import database as database_conf
+from svcframe.conf import messaging as messaging_conf
 from svcframe.conf import sources
-from svcframe.masking import mask_password
-from svcframe.servicegroup.exceptions import ServiceGroupError
+from svcframe.servicegroup import ServiceGroupError
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "load_config", "main"]
 
@@ -41,7 +41,7 @@ COMMAND_GROUPS = (
 )
 
 PROG = "svc-manage"
-EXIT_ERROR = 1
+EXIT_ERROR = errors.EXIT_ERROR
 
 LOG = logging.getLogger(PROG)
 
@@ -87,6 +87,7 @@ def load_config(config_files, config_dirs):
     conf = cfg.ConfigOpts()
     # Registered before parsing, so that their relative paths can be anchored.
     database_conf.register_opts(conf)
+    messaging_conf.register_opts(conf)
     args = []
     for path in config_files:
         args += ["--config-file", path]
@@ -117,38 +118,31 @@ def main(argv=None):
         conf = load_config(args.config_file, args.config_dir)
     except (cfg.Error, ValueError) as exc:
         if args.debug:
-            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+            return errors.fail_with_traceback(config_errors.EXIT_CONFIG)
         return _fail(config_errors.describe(exc), config_errors.EXIT_CONFIG)
     try:
         return args.handler(conf, args) or 0
     except cfg.Error as exc:
         if args.debug:
-            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+            return errors.fail_with_traceback(config_errors.EXIT_CONFIG)
         return _fail(config_errors.describe(exc), config_errors.EXIT_CONFIG)
     except statedir.UnsafeStateDirectory as exc:
         if args.debug:
-            return _fail_with_traceback(config_errors.EXIT_CONFIG)
+            return errors.fail_with_traceback(config_errors.EXIT_CONFIG)
         return _fail(str(exc), config_errors.EXIT_CONFIG)
     except ServiceGroupError as exc:
         if args.debug:
-            return _fail_with_traceback()
+            return errors.fail_with_traceback()
         return _fail(str(exc))
     except Exception as exc:
         if args.debug:
-            return _fail_with_traceback()
+            return errors.fail_with_traceback()
         return _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
 def _fail(message, status=EXIT_ERROR):
-    first_line = (message.strip().splitlines() or ["failed"])[0]
-    print(f"{PROG}: error: {mask_password(first_line)}", file=sys.stderr)
-    return status
-
-
-def _fail_with_traceback(status=EXIT_ERROR):
-    # What the interpreter would print, with the passwords a driver's error quotes masked.
-    sys.stderr.write(mask_password(traceback.format_exc()))
-    return status
+    # A driver's error may go on for lines; the first says what failed.
+    return errors.fail(PROG, (message.strip().splitlines() or ["failed"])[0], status)
 
 
 if __name__ == "__main__":

@@ -5,23 +5,27 @@
 The same as tools/new-component (see svcframe.scaffold).
 """
 
+from svcframe.cmd.groups import add_command, add_group
 from svcframe.scaffold import cli
 
 __all__ = ["add_parser"]
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "component",
         help="generate a new component project",
         description="Start a new component.",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    new = commands.add_parser(
-        "new", help="generate a component project", description=cli.DESCRIPTION
+    new = add_command(
+        commands,
+        "new",
+        new_component,
+        help="generate a component project",
+        description=cli.DESCRIPTION,
     )
     cli.add_arguments(new)
-    new.set_defaults(handler=new_component)
 
 
 def new_component(conf, args):

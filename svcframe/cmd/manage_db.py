@@ -1,33 +1,35 @@
 """svc-manage db: create and upgrade the service registry database."""
 
+from svcframe.cmd.groups import add_command, add_group
 from svcframe.conf import database as database_conf
 from svcframe.conf import servicegroup as servicegroup_conf
-from svcframe.servicegroup import schema
 from svcframe.servicegroup.drivers.db import DbDriver
 
 __all__ = ["add_parser"]
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "db",
         help="create or upgrade the service registry database",
         description="The database of the db servicegroup driver ([database] connection).",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    sync = commands.add_parser(
+    add_command(
+        commands,
         "sync",
+        sync_schema,
         help="create the schema or upgrade it to the latest version",
         description="Create the services table, or apply the migrations the "
         "database lacks. Safe to run again and from several hosts at once.",
     )
-    sync.set_defaults(handler=sync_schema)
-    version = commands.add_parser(
+    add_command(
+        commands,
         "version",
+        show_version,
         help="show the schema version of the database",
         description="Print the schema version the database has and the one this code needs.",
     )
-    version.set_defaults(handler=show_version)
 
 
 def sync_schema(conf, args):
@@ -41,7 +43,7 @@ def sync_schema(conf, args):
 
 def show_version(conf, args):
     registry = _registry(conf)
-    print(f"{registry.schema_version()} (latest {schema.LATEST_VERSION})")
+    print(f"{registry.schema_version()} (latest {DbDriver.LATEST_SCHEMA_VERSION})")
 
 
 def _registry(conf):

@@ -15,6 +15,7 @@ import threading
 import uuid
 
 from svcframe import messaging
+from svcframe.cmd.groups import add_command, add_group
 
 __all__ = ["add_parser"]
 
@@ -22,15 +23,17 @@ PRIORITIES = ("audit", "debug", "info", "warn", "error", "critical", "sample")
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "notifications",
         help="watch the notifications services emit",
         description="Watch notifications over [oslo_messaging_notifications] transport_url "
         "(default: [DEFAULT] transport_url).",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    listen = commands.add_parser(
+    listen = add_command(
+        commands,
         "listen",
+        listen_notifications,
         help="print notifications as they arrive, until interrupted",
         description="Print each notification as it arrives (one line each), until Ctrl-C.",
     )
@@ -52,7 +55,6 @@ def add_parser(subparsers):
     listen.add_argument(
         "--count", type=int, metavar="N", help="exit after printing N notifications"
     )
-    listen.set_defaults(handler=listen_notifications)
 
 
 class _Printer:

@@ -11,10 +11,11 @@ otherwise.
 
 import concurrent.futures
 import json
-import sys
 import time
 
 from svcframe import baserpc, context, messaging, servicegroup
+from svcframe.cmd import errors
+from svcframe.cmd.groups import add_command, add_group
 from svcframe.cmd.manage_service import format_version
 from svcframe.cmd.table import format_table
 from svcframe.conf import sources
@@ -24,19 +25,21 @@ __all__ = ["add_parser"]
 PING_TIMEOUT = 5.0
 # What a ping reply tells of the configuration (see svcframe.launcher.running_config).
 _CONFIG_KEYS = ("config_generation", "config_digest", "config_workers")
-EXIT_ERROR = 1
+EXIT_ERROR = errors.EXIT_ERROR
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "rpc",
         help="ping, call or cast a service over RPC",
         description="Talk to services over the configured transport ([DEFAULT] transport_url).",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    ping = commands.add_parser(
+    ping = add_command(
+        commands,
         "ping",
+        ping_topic,
         help="check that a topic's services answer",
         description="Ping through the baseapi namespace every service answers. Without "
         "--server or --all, one service of the topic answers.",
@@ -53,13 +56,12 @@ def add_parser(subparsers):
         "--timeout", type=float, default=PING_TIMEOUT, metavar="S", help="seconds (5)"
     )
     _add_format(ping)
-    ping.set_defaults(handler=ping_topic)
 
     for name, handler, summary in (
         ("call", call_method, "call a method and print its result"),
         ("cast", cast_method, "cast a method (no reply)"),
     ):
-        command = commands.add_parser(name, help=summary, description=summary + ".")
+        command = add_command(commands, name, handler, help=summary, description=summary + ".")
         command.add_argument("topic", metavar="TOPIC")
         command.add_argument("method", metavar="METHOD")
         command.add_argument("--server", metavar="HOST", help="only the service on this host")
@@ -83,7 +85,6 @@ def add_parser(subparsers):
             command.add_argument(
                 "--fanout", action="store_true", help="to every service of the topic"
             )
-        command.set_defaults(handler=handler)
 
 
 def _add_format(parser):
@@ -195,13 +196,9 @@ def _up_hosts(conf, topic):
 
 
 def call_method(conf, args):
-    try:
-        kwargs = parse_args(args.arg)
-    except ValueError as exc:
-        return _fail(str(exc))
-    with _transport(conf) as transport:
+    def call(transport, client, kwargs):
         timeout = args.timeout or conf.rpc_response_timeout
-        cctxt = _client(transport, args).prepare(server=args.server, timeout=timeout)
+        cctxt = client.prepare(server=args.server, timeout=timeout)
         try:
             result = cctxt.call(context.get_admin_context(), args.method, **kwargs)
         except messaging.MessagingTimeout as exc:
@@ -212,22 +209,32 @@ def call_method(conf, args):
         except Exception as exc:  # noqa: BLE001 - a remote exception re-raised here
             name = type(exc).__name__.removesuffix("_Remote")
             return _fail(f"the remote method raised {name}: {str(exc).splitlines()[0]}")
-    _print_result(result, args.format)
-    return 0
+        _print_result(result, args.format)
+        return 0
+
+    return _send(conf, args, call)
 
 
 def cast_method(conf, args):
+    def cast(transport, client, kwargs):
+        cctxt = client.prepare(server=args.server, fanout=args.fanout or None)
+        try:
+            cctxt.cast(context.get_admin_context(), args.method, **kwargs)
+        except messaging.MessagingException as exc:
+            return _fail(_describe_error(exc, None, args))
+        return 0
+
+    return _send(conf, args, cast)
+
+
+def _send(conf, args, send):
+    """``send(transport, client, kwargs)`` with the --arg values, on a transport of its own."""
     try:
         kwargs = parse_args(args.arg)
     except ValueError as exc:
         return _fail(str(exc))
     with _transport(conf) as transport:
-        cctxt = _client(transport, args).prepare(server=args.server, fanout=args.fanout or None)
-        try:
-            cctxt.cast(context.get_admin_context(), args.method, **kwargs)
-        except messaging.MessagingException as exc:
-            return _fail(_describe_error(exc, None, args))
-    return 0
+        return send(transport, _client(transport, args), kwargs)
 
 
 def _client(transport, args):
@@ -293,5 +300,4 @@ def _show(value):
 
 
 def _fail(message):
-    print(f"svc-manage: error: {messaging.mask_password(message)}", file=sys.stderr)
-    return EXIT_ERROR
+    return errors.fail("svc-manage", message)

@@ -1,11 +1,13 @@
 """svc-manage service: list services and change their administrative state."""
 
+import functools
 import json
 
 from svcframe import components, servicegroup
+from svcframe.cmd.groups import add_command, add_group
 from svcframe.cmd.table import format_table
 from svcframe.conf import service as service_opts
-from svcframe.servicegroup.exceptions import ServiceNotFound
+from svcframe.servicegroup import ServiceNotFound
 
 __all__ = ["COLUMNS", "add_parser", "describe", "format_version", "table_row"]
 
@@ -22,15 +24,17 @@ COLUMNS = (
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "service",
         help="list services, enable, disable, force down or delete them",
         description="Services as the service registry ([DEFAULT] servicegroup_driver) sees them.",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    listing = commands.add_parser(
+    listing = add_command(
+        commands,
         "list",
+        list_services,
         help="list services and whether they are up",
         description="List services. State is up when the service reported within "
         "service_down_time and is not forced down.",
@@ -40,64 +44,68 @@ def add_parser(subparsers):
     listing.add_argument(
         "--format", choices=("table", "json"), default="table", help="output format (table)"
     )
-    listing.set_defaults(handler=list_services)
 
-    check = commands.add_parser(
+    check = add_command(
+        commands,
         "check",
+        check_service,
         help="exit 0 if a service is up and enabled, 1 otherwise",
         description="Check one service in the registry, for scripts and probes "
         "without HTTP: exit status 0 when it is up and enabled, 1 otherwise "
         "(down, disabled, forced down or not registered).",
     )
     check.add_argument("--host", help="host the service runs on (default: [DEFAULT] host)")
-    check.add_argument(
-        "binary", metavar="BINARY", help="binary name, as launched (conductor) or registered"
-    )
-    check.set_defaults(handler=check_service)
+    check.add_argument("binary", metavar="BINARY", help=_BINARY_HELP)
 
-    disable = commands.add_parser(
+    disable = _add_service_command(
+        commands,
         "disable",
+        disable_service,
         help="stop offering work to a service",
         description="Disable a service: it keeps reporting, but is no longer "
         "among the hosts work is routed to.",
     )
-    _add_service_arguments(disable)
     disable.add_argument("--reason", help="why, shown in the listing")
-    disable.set_defaults(handler=disable_service)
 
-    enable = commands.add_parser(
-        "enable", help="offer work to a service again", description="Enable a disabled service."
+    _add_service_command(
+        commands,
+        "enable",
+        enable_service,
+        help="offer work to a service again",
+        description="Enable a disabled service.",
     )
-    _add_service_arguments(enable)
-    enable.set_defaults(handler=enable_service)
 
-    force_down = commands.add_parser(
+    force_down = _add_service_command(
+        commands,
         "force-down",
+        force_down_service,
         help="report a service down whatever its heartbeats say",
         description="Mark a service down immediately, e.g. once its host is fenced, "
         "without waiting for service_down_time.",
     )
-    _add_service_arguments(force_down)
     force_down.add_argument(
         "--unset", action="store_true", help="clear the mark; heartbeats decide again"
     )
-    force_down.set_defaults(handler=force_down_service)
 
-    delete = commands.add_parser(
+    _add_service_command(
+        commands,
         "delete",
+        delete_service,
         help="remove a service from the registry",
         description="Remove a service record. A service that is still running "
         "registers again at its next heartbeat: stop it first.",
     )
-    _add_service_arguments(delete)
-    delete.set_defaults(handler=delete_service)
 
 
-def _add_service_arguments(parser):
-    parser.add_argument("host", metavar="HOST", help="host the service runs on")
-    parser.add_argument(
-        "binary", metavar="BINARY", help="binary name, as launched (conductor) or registered"
-    )
+_BINARY_HELP = "binary name, as launched (conductor) or registered"
+
+
+def _add_service_command(commands, name, handler, help, description):
+    """A command on the service BINARY on HOST."""
+    command = add_command(commands, name, handler, help=help, description=description)
+    command.add_argument("host", metavar="HOST", help="host the service runs on")
+    command.add_argument("binary", metavar="BINARY", help=_BINARY_HELP)
+    return command
 
 
 def binary_names(binary):
@@ -143,24 +151,32 @@ def check_service(conf, args):
     return 0 if up and record.status == "enabled" else 1
 
 
-def disable_service(conf, args):
-    api = servicegroup.API(conf)
-    binary = _registered(api, args.host, args.binary)
+def _registered_service(handler):
+    """A HOST BINARY command: ``handler(api, binary, args)``, ``binary`` as it is registered."""
+
+    @functools.wraps(handler)
+    def command(conf, args):
+        api = servicegroup.API(conf)
+        return handler(api, _registered(api, args.host, args.binary), args)
+
+    return command
+
+
+@_registered_service
+def disable_service(api, binary, args):
     api.disable(args.host, binary, args.reason)
     reason = f" (reason: {args.reason})" if args.reason else ""
     print(f"Disabled {binary} on {args.host}{reason}: no new work is routed to it.")
 
 
-def enable_service(conf, args):
-    api = servicegroup.API(conf)
-    binary = _registered(api, args.host, args.binary)
+@_registered_service
+def enable_service(api, binary, args):
     api.enable(args.host, binary)
     print(f"Enabled {binary} on {args.host}.")
 
 
-def force_down_service(conf, args):
-    api = servicegroup.API(conf)
-    binary = _registered(api, args.host, args.binary)
+@_registered_service
+def force_down_service(api, binary, args):
     api.force_down(args.host, binary, not args.unset)
     if args.unset:
         print(f"Cleared the forced down mark of {binary} on {args.host}: heartbeats decide again.")
@@ -168,9 +184,8 @@ def force_down_service(conf, args):
         print(f"Forced {binary} on {args.host} down.")
 
 
-def delete_service(conf, args):
-    api = servicegroup.API(conf)
-    binary = _registered(api, args.host, args.binary)
+@_registered_service
+def delete_service(api, binary, args):
     api.delete(args.host, binary)
     print(f"Deleted {binary} on {args.host} from the service registry.")
 

@@ -13,6 +13,9 @@ import os
 import string
 import sys
 
+from svcframe.cmd import errors
+from svcframe.cmd.groups import add_command, add_group
+
 __all__ = [
     "DEFAULT_BINDIR",
     "DEFAULT_CONFIG",
@@ -116,16 +119,20 @@ def render_unit(bindir=None, config=DEFAULT_CONFIG):
 
 
 def add_parser(subparsers):
-    group = subparsers.add_parser(
+    commands = add_group(
+        subparsers,
         "systemd",
         help="print or install the systemd template unit",
         description="The template unit svcframe@.service: one instance per component "
         "(svcframe@conductor), running svc-launch from this environment.",
     )
-    commands = group.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    unit = commands.add_parser("unit", help="print the unit", description="Print the unit.")
-    install = commands.add_parser(
+    unit = add_command(
+        commands, "unit", print_unit, help="print the unit", description="Print the unit."
+    )
+    install = add_command(
+        commands,
         "install",
+        install_unit,
         help="write the unit",
         description=f"Write {UNIT_NAME} into the unit directory, then run "
         "'systemctl daemon-reload'.",
@@ -148,8 +155,6 @@ def add_parser(subparsers):
             metavar="PATH",
             help=f"the config file the service reads ({DEFAULT_CONFIG})",
         )
-    unit.set_defaults(handler=print_unit)
-    install.set_defaults(handler=install_unit)
 
 
 def print_unit(conf, args):
@@ -177,5 +182,4 @@ def install_unit(conf, args):
 
 
 def _fail(message):
-    print(f"svc-manage: error: {message}", file=sys.stderr)
-    return 1
+    return errors.fail("svc-manage", message)

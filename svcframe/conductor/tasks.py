@@ -14,8 +14,8 @@ import uuid
 
 import sqlalchemy as sa
 
+from svcframe.db import ProcessLocalEngine, connection_url
 from svcframe.masking import mask_password
-from svcframe.servicegroup.engine import ProcessLocalEngine, connection_url
 
 __all__ = ["STATUSES", "TaskDatabaseError", "TaskNotFound", "TaskStore"]
 

@@ -7,7 +7,7 @@ under ``state_path``, which needs no server and is created on first use.
 
 from oslo_config import cfg
 
-from svcframe.conf import messaging
+from svcframe.conf import paths
 from svcframe.conf._groups import register_group_opts
 
 __all__ = ["list_opts", "register_opts", "DEFAULT_SQLITE_NAME"]
@@ -39,8 +39,8 @@ database_opts = [
 
 
 def register_opts(conf):
-    # The default connection lives under state_path, which messaging owns.
-    messaging.register_opts(conf)
+    # The default connection is a file under state_path.
+    paths.register_opts(conf)
     register_group_opts(conf, database_group, database_opts)
 
 

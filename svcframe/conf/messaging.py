@@ -8,21 +8,27 @@ the option's default, ``rabbit://``) means the embedded transport, which
 needs no broker; set explicitly, ``rabbit://`` is RabbitMQ on localhost.
 """
 
-import os
+import warnings
 
 from oslo_config import cfg
 
+from svcframe.conf import paths
 from svcframe.conf._groups import register_group_opts
 
-__all__ = ["list_opts", "register_opts", "default_state_path"]
+__all__ = ["list_opts", "register_opts"]
 
 
-def default_state_path():
-    """Where a service keeps its local state when nothing else is set."""
-    if os.geteuid() == 0:
-        return "/var/lib/svcframe"
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "svcframe")
+def __getattr__(name):
+    # state_path moved to svcframe.conf.paths; the old name works for one release.
+    if name == "default_state_path":
+        warnings.warn(
+            "svcframe.conf.messaging.default_state_path is deprecated: "
+            "use svcframe.conf.paths.default_state_path",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return paths.default_state_path
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 messaging_opts = [
@@ -110,14 +116,6 @@ messaging_opts = [
         "request that ran longer, a client each call it waited on longer, once, "
         "with topic, method, request id and duration. 0 disables it.",
     ),
-    cfg.StrOpt(
-        "state_path",
-        default=default_state_path(),
-        sample_default="~/.local/state/svcframe (/var/lib/svcframe as root)",
-        help="Top-level directory for the state a service keeps on this host: "
-        "the embedded transport's queues and the default SQLite service registry. "
-        "A relative path is relative to the directory of the config file that sets it.",
-    ),
 ]
 
 embedded_group = cfg.OptGroup(
@@ -147,8 +145,11 @@ embedded_opts = [
 
 def register_opts(conf):
     conf.register_opts(messaging_opts)
+    # The embedded transport's data_dir defaults to a directory under it.
+    paths.register_opts(conf)
     register_group_opts(conf, embedded_group, embedded_opts)
 
 
 def list_opts():
-    return [(None, messaging_opts), (embedded_group, embedded_opts)]
+    # state_path stays listed here, where the sample has always documented it.
+    return [(None, messaging_opts + paths.path_opts), (embedded_group, embedded_opts)]

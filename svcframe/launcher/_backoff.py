@@ -1,9 +1,9 @@
 """Exponential backoff between the respawns of one worker."""
 
-__all__ = ["Backoff"]
+__all__ = ["RespawnBackoff"]
 
 
-class Backoff:
+class RespawnBackoff:
     """Delays before respawning a worker that keeps dying.
 
     The first death waits ``respawn_backoff_initial``, each next one twice as

@@ -1,8 +1,11 @@
-"""The contract a service implements to be run by a launcher."""
+"""The contract a service implements to be run by a launcher, and what launchers share."""
 
 import abc
 
-__all__ = ["EXIT_BOOT_ERROR", "EXIT_FAILURE", "EXIT_SUCCESS", "ServiceBase"]
+from svcframe.conf import service as service_opts
+from svcframe.launcher import _config, _proctitle
+
+__all__ = ["EXIT_BOOT_ERROR", "EXIT_FAILURE", "EXIT_SUCCESS", "Launcher", "ServiceBase"]
 
 #: Every worker stopped gracefully.
 EXIT_SUCCESS = 0
@@ -63,3 +66,29 @@ class ServiceBase(abc.ABC):
         process stops with status 1; a master then starts a new worker with
         the new configuration.
         """
+
+
+class Launcher:
+    """What ServiceLauncher and ProcessLauncher share: their arguments and their one service."""
+
+    def __init__(self, conf, restart_method="mutate", name=None):
+        _config.check_restart_method(restart_method)
+        service_opts.register_opts(conf)
+        self.conf = conf
+        self.restart_method = restart_method
+        self._name = name
+        self._service = None
+        self._total = 0
+
+    def launch_service(self, service, workers=1):
+        """Set the service to run in ``workers`` processes; :meth:`wait` runs it."""
+        if self._service is not None:
+            raise RuntimeError(f"A {type(self).__name__} runs one service; it already has one")
+        self._check_workers(workers)
+        self._service = service
+        self._total = workers
+        self._name = _proctitle.program_name(service, self._name)
+
+    def _check_workers(self, workers):
+        """Raise ValueError if this launcher cannot run ``workers`` processes."""
+        raise NotImplementedError

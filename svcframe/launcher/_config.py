@@ -11,6 +11,7 @@ from svcframe.masking import mask_password
 __all__ = [
     "Changes",
     "ReloadFailed",
+    "attempt",
     "check_restart_method",
     "clear_cache",
     "digest",
@@ -193,12 +194,7 @@ def reload(conf):
         read = conf.reload_config_files()
     if not read:
         raise ReloadFailed(_read_error(captured))
-    after = _snapshot(conf)
-    invalid = _invalid(conf, before, after)
-    if invalid:
-        conf._namespace = previous
-        clear_cache(conf)
-        raise ReloadFailed(_describe_invalid(invalid))
+    after = _checked_snapshot(conf, before, "_namespace", previous)
     return Changes(conf, before, after)
 
 
@@ -223,16 +219,10 @@ def mutate(conf):
         try:
             conf.mutate_config_files()
         except (cfg.Error, SystemExit) as exc:
-            conf._mutable_ns = previous
-            clear_cache(conf)
+            _restore(conf, "_mutable_ns", previous)
             raise ReloadFailed(mask_password(str(exc) or type(exc).__name__)) from None
     clear_cache(conf)
-    after = _snapshot(conf)
-    invalid = _invalid(conf, before, after)
-    if invalid:
-        conf._mutable_ns = previous
-        clear_cache(conf)
-        raise ReloadFailed(_describe_invalid(invalid))
+    after = _checked_snapshot(conf, before, "_mutable_ns", previous)
     changes = Changes(conf, before, after)
     changes.immutable = sorted(
         (
@@ -243,6 +233,37 @@ def mutate(conf):
         key=lambda key: (key[0] or "", key[1]),
     )
     return changes
+
+
+def _checked_snapshot(conf, before, namespace, previous):
+    """The values the files gave; if one is invalid, ``conf`` is put back and ReloadFailed raised.
+
+    ``namespace`` names the attribute of ``conf`` that held ``previous``
+    before the files were read.
+    """
+    after = _snapshot(conf)
+    invalid = _invalid(conf, before, after)
+    if invalid:
+        _restore(conf, namespace, previous)
+        raise ReloadFailed(_describe_invalid(invalid))
+    return after
+
+
+def _restore(conf, namespace, previous):
+    setattr(conf, namespace, previous)
+    clear_cache(conf)
+
+
+def attempt(apply):
+    """``(apply(), None)``, or ``(None, reason)`` if it raised ReloadFailed.
+
+    The caller logs the reason outside any except block: oslo.log would
+    append the exception to the line.
+    """
+    try:
+        return apply(), None
+    except ReloadFailed as exc:
+        return None, str(exc)
 
 
 def option_keys(conf):

@@ -16,10 +16,9 @@ import signal
 import time
 
 from svcframe import log, systemd
-from svcframe.conf import service as service_opts
 from svcframe.launcher import _channel, _config, _generation, _proctitle, _report, _worker
-from svcframe.launcher._backoff import Backoff
-from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS
+from svcframe.launcher._backoff import RespawnBackoff
+from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, EXIT_SUCCESS, Launcher
 from svcframe.launcher._observe import MasterObserver
 from svcframe.launcher._signals import SignalManager, blocked, signal_name
 
@@ -60,7 +59,7 @@ class _Worker:
         return f"{self.number} (pid {self.pid})"
 
 
-class ProcessLauncher:
+class ProcessLauncher(Launcher):
     """Run a service in N forked worker processes under this process.
 
     :param conf: the parsed ``ConfigOpts``; [DEFAULT] and [launcher] service
@@ -77,24 +76,9 @@ class ProcessLauncher:
     not get better by retrying.
     """
 
-    def __init__(self, conf, restart_method="mutate", name=None):
-        _config.check_restart_method(restart_method)
-        service_opts.register_opts(conf)
-        self.conf = conf
-        self.restart_method = restart_method
-        self._name = name
-        self._service = None
-        self._total = 0
-
-    def launch_service(self, service, workers=1):
-        """Set the service to run in ``workers`` processes, forked by :meth:`wait`."""
-        if self._service is not None:
-            raise RuntimeError("A ProcessLauncher runs one service; it already has one")
+    def _check_workers(self, workers):
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"'workers' must be an int >= 1, not: {workers!r}")
-        self._service = service
-        self._total = workers
-        self._name = _proctitle.program_name(service, self._name)
 
     def wait(self):
         """Run the workers until SIGTERM or SIGINT; return the exit status.
@@ -123,7 +107,7 @@ class ProcessLauncher:
         self._lifeline_r, self._lifeline_w = os.pipe2(os.O_CLOEXEC)
         self._workers = {}
         self._respawn_at = dict.fromkeys(range(1, self._total + 1), now)
-        self._backoff = {n: Backoff(self.conf.launcher) for n in self._respawn_at}
+        self._backoff = {n: RespawnBackoff(self.conf.launcher) for n in self._respawn_at}
         self._generation = 0
         # Workers forked before this generation are replaced one at a time.
         self._roll_generation = 0

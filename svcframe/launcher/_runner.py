@@ -101,11 +101,7 @@ class Runner:
 
     def reload(self):
         """Apply the configuration files as they are now (SIGHUP)."""
-        try:
-            self.apply_config()
-            failure = None
-        except _config.ReloadFailed as exc:
-            failure = str(exc)
+        _, failure = _config.attempt(self.apply_config)
         if failure is not None:
             LOG.error("Reload failed, keeping the current configuration: %s", failure)
 

@@ -5,9 +5,8 @@ import os
 import time
 
 from svcframe import systemd
-from svcframe.conf import service as service_opts
 from svcframe.launcher import _config, _generation, _proctitle, _report
-from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE
+from svcframe.launcher._base import EXIT_BOOT_ERROR, EXIT_FAILURE, Launcher
 from svcframe.launcher._observe import SingleObserver
 from svcframe.launcher._runner import Runner
 
@@ -52,12 +51,8 @@ class _SingleRunner(Runner):
 
     def reload(self):
         systemd.notify_reloading("reloading")
-        try:
-            applied, failure = self._apply(), None
-        except _config.ReloadFailed as exc:
-            applied, failure = False, str(exc)
+        applied, failure = _config.attempt(self._apply)
         if failure is not None:
-            # Logged out of the except block: oslo.log would append the exception.
             LOG.error(
                 "Reload failed, keeping configuration %d (%s): %s",
                 self.generation,
@@ -114,7 +109,7 @@ class _SingleRunner(Runner):
         return None
 
 
-class ServiceLauncher:
+class ServiceLauncher(Launcher):
     """Run one service in this process (``workers=1``).
 
     Signals are handled on the main thread as in :class:`ProcessLauncher`:
@@ -124,22 +119,9 @@ class ServiceLauncher:
     service again in place).
     """
 
-    def __init__(self, conf, restart_method="mutate", name=None):
-        _config.check_restart_method(restart_method)
-        service_opts.register_opts(conf)
-        self.conf = conf
-        self.restart_method = restart_method
-        self._name = name
-        self._service = None
-
-    def launch_service(self, service, workers=1):
-        """Set the service to run; :meth:`wait` starts it."""
-        if self._service is not None:
-            raise RuntimeError("A ServiceLauncher runs one service; it already has one")
+    def _check_workers(self, workers):
         if workers != 1:
             raise ValueError(f"A ServiceLauncher runs exactly 1 worker, not: {workers!r}")
-        self._service = service
-        self._name = _proctitle.program_name(service, self._name)
 
     def wait(self):
         """Start the service and run it until stopped; return the exit status.

@@ -92,13 +92,8 @@ class WorkerRunner(Runner):
         # The master publishes the generation before it signals: this is
         # the one its files hold, or a later one whose SIGHUP is on its way.
         latest = self.spec.board.read()[0] if self.spec.board is not None else self.generation
-        try:
-            self.apply_config()
-            failure = None
-        except _config.ReloadFailed as exc:
-            failure = str(exc)
+        _, failure = _config.attempt(self.apply_config)
         if failure is not None:
-            # Logged out of the except block: oslo.log would append the exception.
             LOG.error(
                 "Could not apply configuration %d, keeping configuration %d: %s",
                 latest,

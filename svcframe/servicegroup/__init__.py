@@ -9,15 +9,15 @@
     membership.stop()
 """
 
-from svcframe.servicegroup.api import API
-from svcframe.servicegroup.exceptions import (
+from svcframe.servicegroup._api import API
+from svcframe.servicegroup._exceptions import (
     RegistryUnavailable,
     SchemaNotCurrent,
     ServiceGroupError,
     ServiceNotFound,
 )
-from svcframe.servicegroup.heartbeat import Membership
-from svcframe.servicegroup.record import ServiceRecord
+from svcframe.servicegroup._heartbeat import Membership
+from svcframe.servicegroup._record import ServiceRecord
 
 __all__ = [
     "API",

@@ -7,10 +7,8 @@ from oslo_config import cfg
 
 from svcframe import components, messaging
 from svcframe import service as service_module
-from svcframe.conf import agent as agent_conf
-from svcframe.conf import conductor as conductor_conf
 from svcframe.conf import database as database_conf
-from svcframe.conf import scheduler as scheduler_conf
+from svcframe.conf._groups import register_group_opts
 
 __all__ = ["ServiceRunner", "make_test_conf", "DEFAULT_TRANSPORT_URL", "TRANSPORT_URL_ENV"]
 
@@ -22,13 +20,14 @@ def make_test_conf(state_path, transport_url=None, **overrides):
     """A ConfigOpts for one test: its own state directory, exchange and host.
 
     ``overrides`` are ``name=value`` for [DEFAULT] options or
-    ``group__name=value`` for grouped ones (``conductor__workers=1``).
+    ``group__name=value`` for grouped ones (``conductor__workers=1``); the
+    group of an installed component is registered for its override.
     """
     conf = cfg.ConfigOpts()
     service_module.register_opts(conf)
     database_conf.register_opts(conf)
-    for component_conf in (conductor_conf, scheduler_conf, agent_conf):
-        component_conf.register_opts(conf)
+    for group in {key.rpartition("__")[0] for key in overrides} - {""}:
+        _register_component_group(conf, group)
     conf([], project="svcframe", default_config_files=[], default_config_dirs=[])
     url = transport_url or os.environ.get(TRANSPORT_URL_ENV) or DEFAULT_TRANSPORT_URL
     conf.set_override("transport_url", url)
@@ -49,6 +48,20 @@ def make_test_conf(state_path, transport_url=None, **overrides):
                 "them: call its register_opts(conf) first, or set_override() after starting it."
             ) from None
     return conf
+
+
+def _register_component_group(conf, group):
+    try:
+        conf[group]
+    except cfg.NoSuchOptError:
+        found = components.group_opts(group)
+        if found is None:
+            return  # the override says which group is unknown
+        opt_group, opts = found
+        if isinstance(opt_group, cfg.OptGroup):
+            register_group_opts(conf, opt_group, opts)
+        else:
+            conf.register_opts(opts, group=opt_group)
 
 
 class ServiceRunner:

@@ -1,4 +1,4 @@
-"""Every output a password could reach masks it: log lines, tracebacks, STATUS=, titles."""
+"""Every output a password could reach masks it: log lines, tracebacks, STATUS=, titles, errors."""
 
 import logging
 import socket
@@ -9,6 +9,7 @@ import pytest
 import setproctitle
 
 from svcframe import log, systemd
+from svcframe.cmd import errors
 from svcframe.launcher import _proctitle
 
 SECRET = "s3,cr/et@x"
@@ -86,3 +87,23 @@ def test_process_titles_are_masked():
         )
     finally:
         setproctitle.setproctitle(before)
+
+
+def test_command_errors_are_masked(capsys):
+    assert errors.fail("svc-manage", f"cannot connect to {URL}", 2) == 2
+    assert capsys.readouterr().err == (
+        "svc-manage: error: cannot connect to postgresql://svc:***@db/test?password=***\n"
+    )
+
+
+def test_command_tracebacks_are_masked(capsys):
+    try:
+        raise RuntimeError(f"cannot connect to {URL}")
+    except RuntimeError:
+        assert errors.fail_with_traceback() == errors.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert err.endswith(
+        "RuntimeError: cannot connect to postgresql://svc:***@db/test?password=***\n"
+    )
+    assert SECRET not in err

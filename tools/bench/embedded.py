@@ -21,7 +21,7 @@ import time
 from oslo_config import cfg
 
 from svcframe import messaging
-from svcframe.conf.messaging import default_state_path
+from svcframe.conf.paths import default_state_path
 
 
 class _Counter:

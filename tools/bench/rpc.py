@@ -29,7 +29,7 @@ sys.path.insert(0, HERE)
 
 import _common  # noqa: E402
 
-from svcframe.conf.messaging import default_state_path  # noqa: E402
+from svcframe.conf.paths import default_state_path  # noqa: E402
 
 SYSTEMS = {
     "svcframe": "svcframe_rpc.py",

@@ -9,18 +9,18 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
-from svcframe.servicegroup import schema
-from svcframe.servicegroup.drivers.base import ServiceGroupDriver
-from svcframe.servicegroup.engine import ProcessLocalEngine, connection_url
-from svcframe.servicegroup.exceptions import (
+from svcframe.db import ProcessLocalEngine, connection_url
+from svcframe.servicegroup import _schema as schema
+from svcframe.servicegroup._exceptions import (
     RegistryUnavailable,
     SchemaNotCurrent,
     ServiceGroupError,
     ServiceNotFound,
 )
-from svcframe.servicegroup.models import services
-from svcframe.servicegroup.record import ServiceRecord, utcnow
-from svcframe.servicegroup.urls import mask_url, scrub
+from svcframe.servicegroup._models import services
+from svcframe.servicegroup._record import ServiceRecord, utcnow
+from svcframe.servicegroup._urls import mask_url, scrub
+from svcframe.servicegroup.drivers.base import ServiceGroupDriver
 
 __all__ = ["DbDriver"]
 
@@ -60,6 +60,9 @@ class DbDriver(ServiceGroupDriver):
     service_down_time old.  The embedded SQLite database gets its schema on
     first use; a server database needs ``svc-manage db sync``.
     """
+
+    #: The schema version this code needs (what sync_schema upgrades to).
+    LATEST_SCHEMA_VERSION = schema.LATEST_VERSION
 
     def __init__(self, conf, service_down_time):
         super().__init__(conf, service_down_time)

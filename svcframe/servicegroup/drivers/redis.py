@@ -6,10 +6,14 @@ import datetime
 import redis
 import redis.exceptions
 
+from svcframe.servicegroup._exceptions import (
+    RegistryUnavailable,
+    ServiceGroupError,
+    ServiceNotFound,
+)
+from svcframe.servicegroup._record import ServiceRecord, utcnow
+from svcframe.servicegroup._urls import mask_url, scrub
 from svcframe.servicegroup.drivers.base import ServiceGroupDriver
-from svcframe.servicegroup.exceptions import RegistryUnavailable, ServiceGroupError, ServiceNotFound
-from svcframe.servicegroup.record import ServiceRecord, utcnow
-from svcframe.servicegroup.urls import mask_url, scrub
 
 __all__ = ["RedisDriver"]
 

@@ -11,9 +11,8 @@ import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
 
-from svcframe import messaging, statedir
+from svcframe import db, messaging, statedir
 from svcframe.conf import register_messaging_opts
-from svcframe.servicegroup import engine
 
 SVC_LAUNCH = os.path.join(os.path.dirname(sys.executable), "svc-launch")
 
@@ -59,7 +58,7 @@ def test_everything_created_under_state_path_is_private_whatever_the_umask(tmp_p
         client.cast({}, "echo", value=2)
         client.prepare(fanout=True).cast({}, "echo", value=3)
         # The default service registry: SQLite in WAL mode, with -wal and -shm files.
-        eng = engine.create_engine(engine.connection_url(conf), 5)
+        eng = db.create_engine(db.connection_url(conf), 5)
         with eng.connect() as connection:
             connection.execute(sa.text("CREATE TABLE t (x INTEGER)"))
             connection.execute(sa.text("INSERT INTO t VALUES (1)"))
@@ -132,7 +131,7 @@ def test_a_planted_symlink_is_never_followed(tmp_path):
     statedir.ensure_private_dir(state)
     os.symlink(target, state / "services.sqlite")
     with pytest.raises(statedir.UnsafeStateDirectory, match="symbolic link"):
-        engine.connection_url(conf)
+        db.connection_url(conf)
 
     transport = messaging.get_rpc_transport(conf)
     topic = f"planted-{uuid.uuid4().hex}"

@@ -20,7 +20,7 @@ import pytest
 
 from svcframe import servicegroup
 from svcframe.cmd.manage import load_config
-from svcframe.servicegroup.record import utcnow
+from svcframe.servicegroup._record import utcnow
 from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,9 @@ import sys
 
 import sqlalchemy as sa
 
-from svcframe.servicegroup import models, schema
-from svcframe.servicegroup.record import utcnow
+from svcframe.servicegroup import _models as models
+from svcframe.servicegroup import _schema as schema
+from svcframe.servicegroup._record import utcnow
 
 
 def manage(registry, *args, status=0):

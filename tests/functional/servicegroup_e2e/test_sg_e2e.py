@@ -15,7 +15,7 @@ from sg_e2e_support import OUTAGE_PASSWORD, harness, sync_schema
 
 from svcframe import servicegroup
 from svcframe.cmd.manage import load_config
-from svcframe.servicegroup.record import utcnow
+from svcframe.servicegroup._record import utcnow
 from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.slow, pytest.mark.timeout(90)]

@@ -95,3 +95,22 @@ def test_an_invalid_value_is_one_line_without_location_info(tmp_path):
         f"invalid value for option report_interval in {path}: "
         "invalid literal for int() with base 10: 'abc'"
     )
+
+
+def test_svc_manage_anchors_every_path_option_of_the_state_directory(tmp_path):
+    from svcframe.cmd.manage import load_config
+
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "svc.conf"
+    path.write_text("[DEFAULT]\nstate_path = state\n[embedded]\ndata_dir = queues\n")
+    conf = load_config([str(path)], [])
+    assert conf.state_path == str(tmp_path / "etc" / "state")
+    assert conf.embedded.data_dir == str(tmp_path / "etc" / "queues")
+
+
+def test_default_state_path_keeps_its_old_name_for_one_release():
+    from svcframe.conf import paths
+
+    with pytest.deprecated_call(match="svcframe.conf.paths.default_state_path"):
+        from svcframe.conf.messaging import default_state_path
+    assert default_state_path is paths.default_state_path

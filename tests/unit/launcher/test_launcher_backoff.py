@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from svcframe.launcher._backoff import Backoff
+from svcframe.launcher._backoff import RespawnBackoff
 
 
 def _settings(**overrides):
@@ -12,12 +12,12 @@ def _settings(**overrides):
 
 
 def test_delay_doubles_up_to_the_maximum():
-    backoff = Backoff(_settings())
+    backoff = RespawnBackoff(_settings())
     assert [backoff.next_delay(ran_for=1) for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
 
 
 def test_a_long_run_starts_the_series_over():
-    backoff = Backoff(_settings())
+    backoff = RespawnBackoff(_settings())
     backoff.next_delay(ran_for=1)
     backoff.next_delay(ran_for=1)
     assert backoff.next_delay(ran_for=60) == 0.5
@@ -26,14 +26,14 @@ def test_a_long_run_starts_the_series_over():
 
 def test_settings_are_read_at_each_death():
     settings = _settings()
-    backoff = Backoff(settings)
+    backoff = RespawnBackoff(settings)
     backoff.next_delay(ran_for=1)
     settings.respawn_backoff_max = 0.7
     assert backoff.next_delay(ran_for=1) == 0.7
 
 
 def test_many_deaths_do_not_overflow():
-    backoff = Backoff(_settings())
+    backoff = RespawnBackoff(_settings())
     for _ in range(2000):
         delay = backoff.next_delay(ran_for=0)
     assert delay == 4.0

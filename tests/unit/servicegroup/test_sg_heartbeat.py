@@ -4,8 +4,8 @@ import logging
 import threading
 import time
 
-from svcframe.servicegroup.exceptions import RegistryUnavailable
-from svcframe.servicegroup.heartbeat import Membership
+from svcframe.servicegroup._exceptions import RegistryUnavailable
+from svcframe.servicegroup._heartbeat import Membership
 
 
 class ScriptedDriver:

@@ -1,6 +1,6 @@
 import pytest
 
-from svcframe.servicegroup.urls import mask_url, scrub
+from svcframe.servicegroup._urls import mask_url, scrub
 
 
 @pytest.mark.parametrize(

@@ -56,3 +56,13 @@ def test_make_test_conf_takes_overrides_of_any_registered_group(tmp_path):
     assert conf.conductor.workers == 3 and conf.report_interval == 2
     with pytest.raises(ValueError, match="billing__greeting"):
         make_test_conf(tmp_path, billing__greeting="hi")
+
+
+def test_component_groups_are_found_through_the_packages_that_install_components():
+    from svcframe import components
+
+    group, opts = components.group_opts("conductor")
+    assert group.name == "conductor" and "stale_task_after" in {opt.name for opt in opts}
+    # oslo.messaging lists this group, but installs no component.
+    assert components.group_opts("oslo_messaging_kafka") is None
+    assert components.group_opts("billing") is None

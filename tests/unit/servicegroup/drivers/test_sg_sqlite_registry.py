@@ -10,9 +10,10 @@ from oslo_config import cfg
 from svcframe import servicegroup
 from svcframe.conf import database as database_conf
 from svcframe.conf import servicegroup as servicegroup_conf
-from svcframe.servicegroup import models, schema
+from svcframe.servicegroup import _models as models
+from svcframe.servicegroup import _schema as schema
+from svcframe.servicegroup._record import ServiceRecord, utcnow
 from svcframe.servicegroup.drivers.db import DbDriver
-from svcframe.servicegroup.record import ServiceRecord, utcnow
 
 
 @pytest.fixture

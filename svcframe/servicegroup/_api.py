@@ -7,13 +7,14 @@ from stevedore import driver as stevedore_driver
 
 from svcframe.conf import database as database_conf
 from svcframe.conf import servicegroup as servicegroup_conf
+from svcframe.servicegroup._exceptions import ServiceGroupError
+from svcframe.servicegroup._heartbeat import Membership
 from svcframe.servicegroup.drivers import NAMESPACE
-from svcframe.servicegroup.exceptions import ServiceGroupError
-from svcframe.servicegroup.heartbeat import Membership
 
 __all__ = ["API"]
 
-LOG = logging.getLogger(__name__)
+# The logger keeps the name log lines carried before the module became private.
+LOG = logging.getLogger("svcframe.servicegroup.api")
 
 _MAX_NAME_LENGTH = 255
 

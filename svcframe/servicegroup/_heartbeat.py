@@ -6,11 +6,12 @@ import time
 
 from svcframe import metrics
 from svcframe.masking import mask_password
-from svcframe.servicegroup.exceptions import ServiceGroupError
+from svcframe.servicegroup._exceptions import ServiceGroupError
 
 __all__ = ["Membership"]
 
-LOG = logging.getLogger(__name__)
+# The logger keeps the name log lines carried before the module became private.
+LOG = logging.getLogger("svcframe.servicegroup.heartbeat")
 
 
 class Membership:

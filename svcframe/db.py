@@ -1,4 +1,8 @@
-"""SQLAlchemy engines for the registry: URL defaults, SQLite tuning, fork safety."""
+"""SQLAlchemy engines for svcframe's tables: URL defaults, SQLite tuning, fork safety.
+
+The service registry (the db servicegroup driver) and the conductor's tasks
+share [database] connection; both get their engines here.
+"""
 
 import math
 import os

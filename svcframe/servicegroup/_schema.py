@@ -1,9 +1,9 @@
 """Creating and upgrading the registry schema with numbered migrations.
 
 A row in ``svcframe_schema_version`` holds the number of the last migration
-applied.  Each migration spells out its own DDL instead of reusing models.py,
+applied.  Each migration spells out its own DDL instead of reusing _models.py,
 so that upgrading an old database replays exactly what that version created;
-a unit test checks that the replayed schema matches models.py.
+a unit test checks that the replayed schema matches _models.py.
 """
 
 import contextlib
@@ -13,12 +13,13 @@ import zlib
 
 import sqlalchemy as sa
 
-from svcframe.servicegroup import models
-from svcframe.servicegroup.record import utcnow
+from svcframe.servicegroup import _models as models
+from svcframe.servicegroup._record import utcnow
 
 __all__ = ["LATEST_VERSION", "MIGRATIONS", "Migration", "current_version", "upgrade"]
 
-LOG = logging.getLogger(__name__)
+# The logger keeps the name log lines carried before the module became private.
+LOG = logging.getLogger("svcframe.servicegroup.schema")
 
 _VERSION_ROW_ID = 1
 # Serialises concurrent upgrades on servers; SQLite writers are already serial.

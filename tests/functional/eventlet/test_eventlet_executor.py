@@ -83,7 +83,7 @@ def test_eventlet_executor_without_monkey_patching_serves_on_native_threads():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("rpc-worker"), out.stdout + out.stderr
+    assert out.stdout.startswith("rpc-executor"), out.stdout + out.stderr
     assert "running requests on native threads instead" in out.stderr
 
 

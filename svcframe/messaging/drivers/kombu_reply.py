@@ -4,6 +4,13 @@ A caller registers its ``_msg_id``, publishes, and blocks on its own
 condition variable with the exact time left, so a call times out when it
 should (not on the next poll).  Call-monitor heartbeats (``ending:
 false``, no result) restart the caller's monitor timer.
+
+On RabbitMQ the callers read the reply connection themselves while any
+of them waits (leader/follower): one caller at a time, the leader, reads
+and hands the other callers their replies; its own reply needs no hand-off
+between threads, which was the largest cost of a sequential call.  The
+consuming thread keeps the connection (heartbeats, reconnects) and reads
+only when no caller waits, or when the callers cannot.
 """
 
 import collections
@@ -16,11 +23,19 @@ import kombu
 
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import kombu_payload
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread
+from svcframe.messaging.drivers.kombu_connection import ConsumerThread, connection_errors
 
 __all__ = ["ReplyWaiter"]
 
 LOG = logging.getLogger(__name__)
+
+
+# How long a leader reads before it looks at its deadline again, and a
+# follower waits before it tries to lead (should a hand-over be missed).
+LEADER_READ_SECONDS = 0.05
+FOLLOWER_WAIT_SECONDS = 0.05
+# How long the consuming thread stays out of the callers' way at a time.
+STAND_BY_SECONDS = 0.2
 
 
 class _PendingCall:
@@ -53,6 +68,29 @@ class _ReplyConsumer(ConsumerThread):
         consumer.consume()
         return [consumer]
 
+    def on_connected(self):
+        self.waiter.connected(self.conn)
+
+    def interrupt(self):
+        self.waiter.stand_by_over.set()
+        super().interrupt()
+
+    def _drain_once(self, conn, errors):
+        waiter = self.waiter
+        if waiter.callers_read():
+            # Callers are waiting and read for themselves: keep out of their
+            # way (the loop still checks heartbeats between stand-bys).
+            waiter.stand_by_over.wait(STAND_BY_SECONDS)
+            waiter.stand_by_over.clear()
+            return True
+        with waiter.reader:
+            ok = super()._drain_once(conn, errors)
+        if not ok:
+            waiter.connected(None)
+        # Callers that came while this thread read may lead from now on.
+        waiter.hand_over()
+        return ok
+
 
 class _RawReplyConsumer:
     def __init__(self, channel, queue, callback):
@@ -77,6 +115,12 @@ class ReplyWaiter:
         self._pending = {}
         self._lock = threading.Lock()
         self._consumer = None
+        # Whoever reads the reply connection holds this: a caller (the
+        # leader) or the consuming thread.
+        self.reader = threading.Lock()
+        self.stand_by_over = threading.Event()
+        self._raw = None  # the amqp connection callers may read, while it works
+        self._errors = ()
 
     def ensure_started(self, deadline):
         """Declare the reply queue and start consuming, once; before the first call is sent."""
@@ -100,6 +144,50 @@ class ReplyWaiter:
                 if self._consumer is consumer:
                     self._consumer = None
             raise consumer.failed
+
+    # -- leader/follower -------------------------------------------------------
+
+    def connected(self, conn):
+        """The consuming thread's connection (None: lost): callers read it while it works."""
+        raw = getattr(conn, "_connection", None) if conn is not None else None
+        if isinstance(raw, amqp.Connection):
+            self._errors = connection_errors(conn)
+            self._raw = raw
+            # Callers that waited for the reconnect may lead again.
+            self.hand_over()
+        else:
+            self._raw = None
+
+    def callers_read(self):
+        """Whether callers wait and can read their replies themselves."""
+        return self._raw is not None and bool(self._pending)
+
+    def hand_over(self, exclude=None):
+        """Wake a waiting caller (not ``exclude``) to lead, unless one already does."""
+        if self._raw is None or self.reader.locked():
+            return
+        for msg_id, pending in list(self._pending.items()):
+            if msg_id != exclude:
+                with pending.cond:
+                    pending.cond.notify()
+                return
+
+    def _lead(self, seconds):
+        """Read one reply (or wait ``seconds`` for one) as the leader; holds ``reader``."""
+        raw = self._raw
+        if raw is None:
+            return
+        try:
+            raw.drain_events(timeout=seconds)
+        except TimeoutError:
+            pass
+        except self._errors as exc:
+            # The consuming thread reconnects: until then it reads, not us.
+            LOG.debug("Reply connection lost while a caller read it: %s", exc)
+            self._raw = None
+            self.stand_by_over.set()
+        except Exception:  # noqa: BLE001 - a bug in a callback must not fail the call
+            LOG.exception("Error while reading replies on %s", self.queue_name)
 
     def register(self, msg_id):
         pending = _PendingCall()
@@ -155,6 +243,14 @@ class ReplyWaiter:
         ``deadline`` (monotonic) ends the wait; ``timeout`` is the call's
         timeout as the caller gave it, for the error message.
         """
+        try:
+            return self._wait(msg_id, pending, deadline, timeout, call_monitor_timeout)
+        finally:
+            if len(self._pending) > 1:
+                # We may have led: the next caller takes over.
+                self.hand_over(exclude=msg_id)
+
+    def _wait(self, msg_id, pending, deadline, timeout, call_monitor_timeout):
         now = time.monotonic()
         monitor_deadline = now + call_monitor_timeout if call_monitor_timeout else None
         allowed = self.driver.allowed_remote_exmods
@@ -173,6 +269,16 @@ class ReplyWaiter:
                     raise pending.error
                 now = time.monotonic()
                 limit = deadline if monitor_deadline is None else min(deadline, monitor_deadline)
+                if now < limit and self._raw is not None and self.reader.acquire(blocking=False):
+                    # Lead: read the connection ourselves, without our lock
+                    # (the reply we read may be ours).
+                    pending.cond.release()
+                    try:
+                        self._lead(min(limit - now, LEADER_READ_SECONDS))
+                    finally:
+                        self.reader.release()
+                        pending.cond.acquire()
+                    continue
                 if now >= limit:
                     if monitor_deadline is not None and monitor_deadline <= deadline:
                         raise exceptions.MessagingTimeout(
@@ -183,9 +289,14 @@ class ReplyWaiter:
                         f"Timed out waiting for a reply to message ID {msg_id} "
                         f"after {timeout} s (reply queue {self.queue_name})"
                     )
-                pending.cond.wait(limit - now)
+                if self._raw is not None:
+                    # A follower: the leader hands us our reply, or the lead.
+                    pending.cond.wait(min(limit - now, FOLLOWER_WAIT_SECONDS))
+                else:
+                    pending.cond.wait(limit - now)
 
     def stop(self):
+        self._raw = None
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             consumer.stop(timeout=2.0)
@@ -193,4 +304,5 @@ class ReplyWaiter:
 
     def abandon(self):
         """Forget the consumer without touching its connection (it belongs to the parent)."""
+        self._raw = None
         self._consumer = None

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -40,6 +41,64 @@ def test_threading_executor_pool_size_and_shutdown(conf):
     assert len(names) == 2 and all(n.startswith("rpc-executor") for n in names)
     with pytest.raises(RuntimeError):
         executor.submit(work)
+
+
+def test_threading_executor_never_exceeds_its_threads_and_runs_every_request(conf):
+    conf.set_override("executor_thread_pool_size", 3)
+    executor = ThreadingExecutor(conf)
+    lock = threading.Lock()
+    running, peak, done = [0], [0], []
+
+    def work(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.002)
+        with lock:
+            running[0] -= 1
+            done.append(i)
+
+    for i in range(60):
+        executor.submit(work, i)
+    # Shutdown runs what was submitted before it, then ends the threads.
+    executor.shutdown(wait=True)
+    assert sorted(done) == list(range(60))
+    assert peak[0] == 3
+    assert not any(t.name.startswith("rpc-executor") for t in threading.enumerate())
+
+
+def test_threading_executor_survives_a_request_that_raises(conf, caplog):
+    conf.set_override("executor_thread_pool_size", 1)
+    executor = ThreadingExecutor(conf)
+    ran = threading.Event()
+
+    def boom():
+        raise RuntimeError("endpoint bug")
+
+    executor.submit(boom)
+    executor.submit(ran.set)
+    assert ran.wait(2), "the pool's only thread died with the failed request"
+    executor.shutdown(wait=True)
+    assert "endpoint bug" in caplog.text
+
+
+def test_threading_executor_reuses_idle_threads(conf):
+    conf.set_override("executor_thread_pool_size", 8)
+    executor = ThreadingExecutor(conf)
+    names = set()
+    for _ in range(50):
+        finished = threading.Event()
+
+        def work(finished=finished):
+            names.add(threading.current_thread().name)
+            finished.set()
+
+        executor.submit(work)
+        assert finished.wait(2)
+        time.sleep(0.001)  # the thread is idle again before the next request
+    executor.shutdown(wait=True)
+    # Sequential requests are served by the thread that just became idle.
+    assert len(names) <= 2
 
 
 def test_unknown_executor(transport):

@@ -77,6 +77,8 @@ class _Message(amqp.Message):
 
 # Distinct call timeouts whose header frames are kept.
 _SERIALIZED_PROPERTIES = 64
+_BASIC_PUBLISH = amqp.spec.Basic.Publish
+_BASIC_PUBLISH_ARGS = "Bssbb"
 
 
 class Outgoing:
@@ -295,16 +297,28 @@ class Publisher:
                 application_headers={},
                 **properties,
             )
+            # basic.publish framed directly: py-amqp's basic_publish first
+            # tries a non-blocking read on every publish (for the
+            # connection.blocked capability), a failed read and its
+            # exception each time.  What arrives here (acks, returns,
+            # connection.blocked) is read in batches by _collect_locked and
+            # the upkeep thread instead.
+            channel.send_method(
+                _BASIC_PUBLISH,
+                _BASIC_PUBLISH_ARGS,
+                (0, outgoing.exchange_name, outgoing.routing_key, outgoing.mandatory, False),
+                message,
+            )
         else:
             message = channel.prepare_message(
                 outgoing.body, 0, "application/json", "utf-8", {}, properties
             )
-        channel.basic_publish(
-            message,
-            exchange=outgoing.exchange_name,
-            routing_key=outgoing.routing_key,
-            mandatory=outgoing.mandatory,
-        )
+            channel.basic_publish(
+                message,
+                exchange=outgoing.exchange_name,
+                routing_key=outgoing.routing_key,
+                mandatory=outgoing.mandatory,
+            )
         if self._confirms:
             self._unconfirmed[self._next_tag] = outgoing
             self._next_tag += 1

@@ -2,6 +2,8 @@
 
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +91,66 @@ def test_a_message_claimed_by_a_killed_process_goes_back_to_its_queue(transport)
     # The next consumer to start gives it back to the queue, and gets it.
     assert _receive(transport, queue, timeout=10) == [{"n": 1}]
     assert os.listdir(claimed) == []
+
+
+def _claim_in_new_container(data_dir, queue):
+    """claim_and_die.py as pid 1 of a PID namespace (and /proc) of its own, as in a container."""
+    return subprocess.Popen(
+        ["unshare", "--pid", "--mount-proc", "--kill-child"]
+        + [sys.executable, os.path.join(HERE, "claim_and_die.py"), data_dir, queue],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _line(proc, timeout):
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    return proc.stdout.readline() if ready else ""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="needs root and unshare for PID namespaces",
+)
+def test_a_claim_of_a_dead_process_goes_back_even_when_its_pid_is_taken_again(transport):
+    # A container started again on the same state volume runs its processes
+    # with the pids the dead ones had: their claims must not pass for the
+    # new processes' own.
+    queue = f"claims-{uuid.uuid4().hex}"
+    _publish(transport, queue, {"n": 1})
+    claimed = os.path.join(_data_dir(transport), "queues", queue, ".claimed")
+    first = _claim_in_new_container(_data_dir(transport), queue)
+    second = None
+    try:
+        assert _line(first, 20).startswith("CLAIMED")
+        with open(f"/proc/{first.pid}/task/{first.pid}/children") as f:
+            (claimer,) = f.read().split()
+        assert len(os.listdir(claimed)) == 1
+        first.kill()  # --kill-child: the claimer gets SIGKILL too
+        first.wait(10)
+        wait_until(lambda: not _alive(claimer), 10, message="the claimer killed")
+
+        second = _claim_in_new_container(_data_dir(transport), queue)
+        line = _line(second, 20)
+        assert line.startswith("CLAIMED"), f"the dead claimer's message never came back: {line!r}"
+        assert '{"n": 1}' in line, line
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.wait(10)
+                proc.stdin.close()
+                proc.stdout.close()
 
 
 def test_an_expired_call_request_is_dropped_unprocessed(transport):

@@ -7,14 +7,12 @@ broker.  The broker address can be changed with SVCFRAME_TEST_RABBIT_HOST
 and SVCFRAME_TEST_RABBIT_PORT.
 """
 
-import fcntl
 import json
 import os
 import queue
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -45,28 +43,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Leftovers of a test that died before its cleanup expire within minutes.
 TRANSIENT_QUEUES_TTL = 300
 
-# Tests that restart the broker hold this lock exclusively; every other test
-# here holds it shared, so that a restart run by another pytest process
-# never pulls the broker away from under a test of this suite.
-BROKER_LOCK = os.path.join(tempfile.gettempdir(), "svcframe-rabbit-restart.lock")
-BROKER_LOCK_WAIT = 120
-
-
-def lock_broker(mode, timeout=BROKER_LOCK_WAIT):
-    """An open file holding ``flock(mode)`` on BROKER_LOCK; None if not had within ``timeout``."""
-    lock = open(BROKER_LOCK, "a")
-    try:
-        wait_until(
-            lambda: fcntl.flock(lock, mode | fcntl.LOCK_NB) or True,
-            timeout,
-            interval=0.1,
-            ignore=BlockingIOError,
-        )
-    except WaitTimeout:
-        lock.close()
-        return None
-    return lock
-
 
 def rabbit_reachable(timeout=20):
     """Whether the broker accepts TCP connections, waiting out a restart in progress."""
@@ -84,16 +60,9 @@ def rabbit_reachable(timeout=20):
 
 @pytest.fixture(autouse=True)
 def _require_rabbit(request):
-    lock = None
-    if "restartable_broker" not in request.fixturenames:
-        lock = lock_broker(fcntl.LOCK_SH)
-    try:
-        if not rabbit_reachable():
-            pytest.skip(f"RabbitMQ is not reachable on {RABBIT_HOST}:{RABBIT_PORT}")
-        yield
-    finally:
-        if lock is not None:
-            lock.close()
+    # A test on a private node of its own does not need the shared broker.
+    if "private_broker" not in request.fixturenames and not rabbit_reachable():
+        pytest.skip(f"RabbitMQ is not reachable on {RABBIT_HOST}:{RABBIT_PORT}")
 
 
 def unique(prefix):
@@ -188,11 +157,12 @@ class RawReplyQueue:
 class RabbitAdmin:
     """A plain kombu connection for what clients and servers do not: raw publishes, cleanup."""
 
-    def __init__(self):
+    def __init__(self, url=AMQP_URL):
+        self.url = url
         self._connect()
 
     def _connect(self):
-        self.conn = kombu.Connection(AMQP_URL, connect_timeout=5)
+        self.conn = kombu.Connection(self.url, connect_timeout=5)
         self.conn.connect()
         self.channel = self.conn.channel()
 
@@ -264,17 +234,18 @@ def _close_quietly(resource):
 class RPCHarness:
     """Creates transports, servers and clients for a test, and removes all of them afterwards."""
 
-    def __init__(self, admin, conf):
+    def __init__(self, admin, conf, url=RABBIT_URL):
         self.admin = admin
         self.conf = conf
+        self.url = url
         self._transports = []
         self._servers = []
         self._queues = set()
         self._exchanges = set()
 
-    def transport(self, url=RABBIT_URL, conf=None, allowed_remote_exmods=None):
+    def transport(self, url=None, conf=None, allowed_remote_exmods=None):
         transport = messaging.get_rpc_transport(
-            conf or self.conf, url, allowed_remote_exmods=allowed_remote_exmods
+            conf or self.conf, url or self.url, allowed_remote_exmods=allowed_remote_exmods
         )
         self._transports.append(transport)
         return transport

@@ -1,24 +1,26 @@
 """The broker restarts while calls and casts flow: nothing hangs, nothing is silently lost.
 
-Stops and starts the RabbitMQ application with rabbitmqctl (the broker
-is always started again, even when the test fails).  Non-durable queues
-and exchanges vanish with the stop; servers must declare them again.
+Stops and starts the RabbitMQ application of a private node
+(``restart10@localhost`` on port 5690, see tests/private_rabbit.py), never
+the broker the other tests share on 5672; the node is started once for the
+module and its application always started again, even when a test fails.
+Non-durable queues and exchanges vanish with the stop; servers must declare
+them again.
 """
 
-import fcntl
 import logging
 import threading
 import time
 
-import kombu
 import pytest
-from conftest import AMQP_URL, lock_broker, new_conf, rabbitmqctl, unique
+from conftest import RabbitAdmin, RPCHarness, new_conf, unique
+from private_rabbit import PrivateCluster, rabbit_available
 from rpc_endpoints import Recorder
 
 from svcframe import messaging
 from svcframe.testing import wait_until
 
-pytestmark = [pytest.mark.rabbit, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 CALL_TIMEOUT = 3
 OUTAGE = 3
@@ -26,15 +28,8 @@ CASTS_DURING_OUTAGE = 10
 RECOVERY_TIME = 15
 # Reconnect attempts 1 s, then every 2 s: recovery is quick once the broker is back.
 RECONNECT = {"rabbit_retry_interval": 1, "rabbit_retry_backoff": 1, "rabbit_interval_max": 2}
-
-
-def amqp_accepts_connections():
-    try:
-        with kombu.Connection(AMQP_URL, connect_timeout=2) as conn:
-            conn.connect()
-            return True
-    except Exception:  # noqa: BLE001 - not up yet
-        return False
+# Node 10, port 5690: 1-9 are the chaos suite's, whose node may run at the same time.
+PRIVATE_NODE = 10
 
 
 class CallLoop(threading.Thread):
@@ -79,35 +74,59 @@ class CastSender(threading.Thread):
                 self.outcomes[value] = exc
 
 
+@pytest.fixture(scope="module")
+def private_node():
+    """A private RabbitMQ node for this module's tests (about 10 s to start)."""
+    reason = rabbit_available()
+    if reason:
+        pytest.skip(f"private RabbitMQ nodes cannot run here: {reason}")
+    with PrivateCluster(1, first=PRIVATE_NODE, suite="restart") as cluster:
+        yield cluster.node(1)
+
+
 @pytest.fixture
-def restartable_broker():
-    """Stop the RabbitMQ application with ``stop()``; it is started again however the test ends."""
-    rabbitmqctl("status", timeout=30)
-    # Wait for the tests of other processes of this suite to finish (best effort).
-    lock = lock_broker(fcntl.LOCK_EX)
+def node(private_node):
+    """The private node, running (a test before may have failed with it down)."""
+    if not private_node.running:
+        private_node.start()
+    return private_node
+
+
+@pytest.fixture
+def rpc(node, conf):
+    """The suite's RPC harness, on the private node."""
+    admin = RabbitAdmin(node.amqp_url)
+    harness = RPCHarness(admin, conf, url=node.url)
+    yield harness
+    harness.close()
+    admin.close()
+
+
+@pytest.fixture
+def private_broker(node):
+    """``stop()`` stops the node's application; it is started again however the test ends.
+
+    Requested after ``rpc``, so that the application is back before the
+    harness deletes what the test created.
+    """
 
     class Broker:
         stopped = False
 
         def stop(self):
             self.stopped = True
-            rabbitmqctl("stop_app", timeout=60)
+            node.stop_app()
 
         def start(self):
-            rabbitmqctl("start_app", timeout=120)
-            wait_until(amqp_accepts_connections, 60, interval=0.2, message="AMQP accepting")
+            node.start_app()
             self.stopped = False
 
     broker = Broker()
     try:
         yield broker
     finally:
-        try:
-            if broker.stopped:
-                broker.start()
-        finally:
-            if lock is not None:
-                lock.close()
+        if broker.stopped:
+            broker.start()
 
 
 @pytest.fixture(params=["transient queues", "quorum queues"])
@@ -137,7 +156,7 @@ def dropped_cast_warnings(caplog, topic):
 
 
 def test_calls_and_casts_survive_a_broker_restart(
-    rpc, topic, restartable_broker, queue_options, caplog
+    rpc, topic, private_broker, queue_options, caplog
 ):
     caplog.set_level(logging.WARNING)
     rpc.quorum_exchange = unique("sfrestart")
@@ -153,10 +172,10 @@ def test_calls_and_casts_survive_a_broker_restart(
     try:
         wait_until(lambda: len(calls.successes_since(0)) >= 10, 10, message="calls flowing")
 
-        restartable_broker.stop()
+        private_broker.stop()
         casts.start()
         time.sleep(OUTAGE)
-        restartable_broker.start()
+        private_broker.start()
         restarted = time.monotonic()
 
         wait_until(

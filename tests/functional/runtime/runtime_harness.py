@@ -197,7 +197,9 @@ class Launch:
                     self._stdout.close()
                     self._stderr.close()
         finally:
-            delete_broker_entities(self.exchange, [f"{self.topic}.{self.host}"], [self.topic])
+            # A run on the embedded transport has nothing on the shared broker.
+            if self.config["DEFAULT"].get("transport_url"):
+                delete_broker_entities(self.exchange, [f"{self.topic}.{self.host}"], [self.topic])
 
     def _kill_own(self, pid):
         if pid == self.proc.pid and self.proc.poll() is not None:

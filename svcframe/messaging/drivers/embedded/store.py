@@ -4,15 +4,20 @@ Layout under the data directory (every directory 0700, every file 0600)::
 
     exchanges/<exchange>.exchange    bindings, as kombu's filesystem transport keeps them
     queues/<queue>/<stamp>.msg       messages, named so that name order is arrival order
-    queues/<queue>/.claimed/<pid>~<stamp>.msg   taken by process <pid>, not yet acked
-    queues/<queue>/.consumers/<pid>.<n>         a process consuming the queue
-    queues/<queue>/.owner                       the pid of the process a private queue
-                                                (reply, fanout) belongs to
+    queues/<queue>/.claimed/<process>~<stamp>.msg   taken by <process>, not yet acked
+    queues/<queue>/.consumers/<process>.<n>         a process consuming the queue
+    queues/<queue>/.owner                           the process a private queue
+                                                    (reply, fanout) belongs to
+
+A process is named ``<pid>@<start time>`` (its start in clock ticks after
+boot, from /proc), or ``<pid>`` where /proc cannot tell: a pid alone is
+taken again by the processes of a container started again on the same
+data directory, which must not pass for the dead ones.
 
 A message is written under a hidden name and renamed into place, so a
 reader never sees half a file; a consumer claims one by renaming it into
-``.claimed`` (atomic: one process wins).  The claimer's pid in the claimed
-name lets any process give a dead consumer's messages back to the queue.
+``.claimed`` (atomic: one process wins).  The claimer in the claimed name
+lets any process give a dead consumer's messages back to the queue.
 Each queue's directory is listed only when it changed (the consumer is
 told by inotify, or polls without it), and the sorted listing is used
 for a whole batch: a receive costs O(1), not a listing of the backlog.
@@ -77,6 +82,36 @@ def pid_alive(pid):
     return True
 
 
+def _start_time(pid="self"):
+    """When process ``pid`` started, in clock ticks after boot; None when /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            # Field 22; the command name before it is in parentheses and may hold spaces.
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _process_of(text):
+    """(pid, start time or None) of a process name ``<pid>[@<start>]``; None if it is not one."""
+    pid, _, start = text.partition("@")
+    try:
+        return int(pid), int(start) if start else None
+    except ValueError:
+        return None
+
+
+def _gone(process):
+    """Whether ``process`` (pid, start time) has exited, even if its pid runs another one now."""
+    pid, start = process
+    if not pid_alive(pid):
+        return True
+    if start is None:
+        return False
+    now = _start_time(pid)
+    return now is not None and now != start
+
+
 class QueueStore:
     """The queues of one data directory, as seen by one process."""
 
@@ -85,7 +120,10 @@ class QueueStore:
         self.queues_dir = os.path.join(data_dir, "queues")
         self.control_dir = os.path.join(data_dir, "exchanges")
         self._pid = os.getpid()
-        self._owners = {}  # queue -> pid, for private queues (never changes)
+        start = _start_time()
+        self._process = (self._pid, start)
+        self._name = str(self._pid) if start is None else f"{self._pid}@{start}"
+        self._owners = {}  # queue -> process, for private queues (never changes)
         self._lock = threading.Lock()
 
     # -- directories --------------------------------------------------------
@@ -105,10 +143,10 @@ class QueueStore:
                 if not os.path.isdir(sub):
                     statedir.ensure_private_dir(sub)
             if owner_pid is not None and not os.path.exists(os.path.join(path, OWNER)):
-                tmp = os.path.join(path, f".owner.{self._pid}.{next(_sequence)}")
+                tmp = os.path.join(path, f".owner.{self._name}.{next(_sequence)}")
                 fd = statedir.open_private_file(tmp)
                 with os.fdopen(fd, "w") as f:
-                    f.write(str(owner_pid))
+                    f.write(self._name if owner_pid == self._pid else str(owner_pid))
                 os.rename(tmp, os.path.join(path, OWNER))
         except OSError as exc:
             raise self._full(exc) from None
@@ -122,33 +160,38 @@ class QueueStore:
         shutil.rmtree(os.path.join(self.queues_dir, check_name(queue)), ignore_errors=True)
 
     def owner(self, queue):
-        """The pid a private queue belongs to, None for a shared queue (or a gone one)."""
-        pid = self._owners.get(queue, -1)
-        if pid == -1:
+        """The process (pid, start time) a private queue belongs to, None for a shared queue."""
+        process = self._owners.get(queue, -1)
+        if process == -1:
             try:
                 with open(os.path.join(self.queues_dir, queue, OWNER), "rb") as f:
-                    pid = int(f.read() or 0) or None
+                    process = _process_of(f.read().decode("ascii", "replace"))
             except FileNotFoundError:
                 # A shared queue (or a gone one): remembered while it has
                 # a directory, as a queue's owner never changes.
-                pid = None
+                process = None
                 if not os.path.isdir(os.path.join(self.queues_dir, queue)):
                     return None
-            except (OSError, ValueError):
+            except OSError:
                 return None
-            self._owners[queue] = pid
-        return pid
+            if process is not None and not process[0]:
+                process = None
+            self._owners[queue] = process
+        return process
+
+    def _mine(self, process):
+        return process == self._process or process == (self._pid, None)
 
     def abandoned(self, queue):
         """True when ``queue`` is private to a process that no longer runs."""
-        pid = self.owner(queue)
-        return pid is not None and pid != self._pid and not pid_alive(pid)
+        process = self.owner(queue)
+        return process is not None and not self._mine(process) and _gone(process)
 
     # -- consumers ----------------------------------------------------------
 
     def add_consumer(self, queue):
         """Mark this process as consuming ``queue``; the marker's path."""
-        path = os.path.join(self.queue_dir(queue), CONSUMERS, f"{self._pid}.{next(_sequence)}")
+        path = os.path.join(self.queue_dir(queue), CONSUMERS, f"{self._name}.{next(_sequence)}")
         try:
             os.close(statedir.open_private_file(path))
         except OSError as exc:
@@ -178,8 +221,8 @@ class QueueStore:
         except OSError:
             return False
         for name in names:
-            pid = _pid_of(name, ".")
-            if pid is not None and pid_alive(pid):
+            process = _process_of(name.partition(".")[0])
+            if process is not None and not _gone(process):
                 return True
             _unlink_quietly(os.path.join(folder, name))
         return False
@@ -272,7 +315,7 @@ class QueueStore:
     def claim(self, queue, name):
         """(claimed path, payload) for message ``name``, or None if another process took it."""
         folder = os.path.join(self.queues_dir, queue)
-        claimed = os.path.join(folder, CLAIMED, f"{self._pid}~{name}")
+        claimed = os.path.join(folder, CLAIMED, f"{self._name}~{name}")
         source = os.path.join(folder, name)
         try:
             os.rename(source, claimed)
@@ -360,9 +403,11 @@ class QueueStore:
             except OSError:
                 continue
             for name in claimed:
-                pid = _pid_of(name, "~")
-                if pid is not None and pid != self._pid and not pid_alive(pid):
-                    LOG.info("Returning message %s of exited process %d to %s", name, pid, queue)
+                process = _process_of(name.partition("~")[0])
+                if process is not None and not self._mine(process) and _gone(process):
+                    LOG.info(
+                        "Returning message %s of exited process %d to %s", name, process[0], queue
+                    )
                     self.release(os.path.join(folder, name))
 
 
@@ -387,13 +432,6 @@ def _write_all(fd, data):
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _pid_of(name, sep):
-    try:
-        return int(name.partition(sep)[0])
-    except ValueError:
-        return None
 
 
 def _unlink_quietly(path):

@@ -17,24 +17,37 @@ def test_digest(svc_service, svc_client, svc_context):
     assert api.digest(svc_context, "abc", "md5") == hashlib.md5(b"abc").hexdigest()
 
 
-def test_unknown_algorithm_is_a_remote_error(svc_service, svc_client, svc_context):
+def test_unknown_algorithm_is_raised_as_itself(svc_service, svc_client, svc_context):
     svc_service("hasher")
-    # svc_client's clients share the test's transport, which re-raises only
-    # builtin exceptions as themselves.
-    with pytest.raises(messaging.RemoteError) as caught:
+    # HasherAPI lists ALLOWED_REMOTE_EXMODS: svc_client gives it a transport
+    # of its own that allows them.
+    with pytest.raises(UnknownAlgorithm):
         svc_client(HasherAPI).digest(svc_context, "abc", "nope")
-    assert caught.value.exc_type == "UnknownAlgorithm"
 
 
-def test_unknown_algorithm_is_raised_as_itself(svc_service, svc_conf, svc_context):
+def test_unknown_algorithm_is_raised_as_itself_by_a_standalone_client(
+    svc_service, svc_conf, svc_context
+):
     svc_service("hasher")
-    # A client that makes its own transport applies ALLOWED_REMOTE_EXMODS.
+    # A client that makes its own transport applies ALLOWED_REMOTE_EXMODS too.
     api = HasherAPI(conf=svc_conf)
     try:
         with pytest.raises(UnknownAlgorithm):
             api.digest(svc_context, "abc", "nope")
     finally:
         api.transport.cleanup()
+
+
+def test_unknown_algorithm_is_a_remote_error_where_not_allowed(
+    svc_service, svc_client, svc_transport, svc_context
+):
+    svc_service("hasher")
+    # The test's own transport allows no component's module: only builtin
+    # exceptions come back as themselves.
+    api = svc_client(HasherAPI, transport=svc_transport)
+    with pytest.raises(messaging.RemoteError) as caught:
+        api.digest(svc_context, "abc", "nope")
+    assert caught.value.exc_type == "UnknownAlgorithm"
 
 
 def test_stats_come_from_the_host_asked(svc_service, svc_client, svc_context):

@@ -1,12 +1,15 @@
-"""Private RabbitMQ nodes and clusters for the chaos tests, on ports of their own.
+"""Private RabbitMQ nodes and clusters for the tests that stop, kill or cluster a broker.
 
-The chaos tests stop, kill and restart brokers; they must never touch the
-broker other suites share on 127.0.0.1:5672.  A private node is
-``rabbitmq-server`` run from a fresh directory (its own Mnesia, logs, config
-and Erlang cookie), as the ``rabbitmq`` user when the tests run as root, on
-node ports 5681-5689 and distribution ports 25681-25689, with node names
-``chaos1@localhost`` ...  The system rabbitmq.conf pins the listener to 5672,
-so the private config sets its own.
+Such tests must never touch the broker other suites share on
+127.0.0.1:5672.  A private node is ``rabbitmq-server`` run from a fresh
+directory (its own Mnesia, logs, config and Erlang cookie), as the
+``rabbitmq`` user when the tests run as root, on node port 5680 + index and
+distribution port 25680 + index, with the node name ``<suite><index>@localhost``.
+Indexes 1-9 (ports 5681-5689, ``chaos1@localhost`` ...) are the chaos
+suite's, index 10 (port 5690, ``restart10@localhost``) the functional
+broker-restart test's: one pytest run runs both suites, and the chaos
+suite's node runs until the end of the run.  The system rabbitmq.conf pins
+the listener to 5672, so the private config sets its own.
 
     with PrivateCluster(3) as cluster:      # PrivateCluster(1): a single node
         cluster.url(1)                      # rabbit://guest:guest@127.0.0.1:5681/
@@ -31,7 +34,7 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 RABBITMQCTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
 NODE_PORT_BASE = 5680
 DIST_PORT_BASE = 25680
-MAX_NODES = 9
+MAX_NODES = 10
 START_TIMEOUT = 120
 STOP_TIMEOUT = 60
 # Writable by the rabbitmq user, unlike root's pytest tmp_path.
@@ -62,8 +65,8 @@ def _port_open(port):
 class _Home:
     """The directory the nodes of one cluster share: the Erlang cookie, their data and logs."""
 
-    def __init__(self):
-        self.path = tempfile.mkdtemp(prefix="svcframe-chaos-", dir=BASE_DIR)
+    def __init__(self, suite):
+        self.path = tempfile.mkdtemp(prefix=f"svcframe-{suite}-", dir=BASE_DIR)
         os.chmod(self.path, 0o755)
         self.uid = self.gid = None
         if os.geteuid() == 0:
@@ -110,17 +113,17 @@ class _Home:
 
 
 class PrivateNode:
-    """One RabbitMQ node ``chaos<index>@localhost`` on port 5680 + index."""
+    """One RabbitMQ node ``<suite><index>@localhost`` on port 5680 + index."""
 
-    def __init__(self, index, home):
+    def __init__(self, index, home, suite="chaos"):
         if not 1 <= index <= MAX_NODES:
             raise ValueError(f"node index {index} is outside 1..{MAX_NODES}")
         self.index = index
         self.home = home
-        self.name = f"chaos{index}@localhost"
+        self.name = f"{suite}{index}@localhost"
         self.port = NODE_PORT_BASE + index
         self.dist_port = DIST_PORT_BASE + index
-        self.dir = os.path.join(home.path, f"chaos{index}")
+        self.dir = os.path.join(home.path, f"{suite}{index}")
         self.proc = None
         self._output = None
         os.makedirs(os.path.join(self.dir, "log"), exist_ok=True)
@@ -171,7 +174,7 @@ class PrivateNode:
         if self.running:
             raise RuntimeError(f"{self.name} is already running")
         if _port_open(self.port):
-            raise RuntimeError(f"port {self.port} is taken: another chaos run?")
+            raise RuntimeError(f"port {self.port} is taken: another test run?")
         self._output = open(os.path.join(self.dir, "server.out"), "ab")
         self.proc = subprocess.Popen(
             self.home.command([RABBITMQ_SERVER]),
@@ -285,16 +288,16 @@ class PrivateNode:
 
 
 class PrivateCluster:
-    """``size`` private nodes numbered from ``first``; the others join the first one's cluster.
+    """``size`` private nodes of ``suite`` numbered from ``first``; the others join the first one.
 
     Nodes are addressed by their position in the cluster, from 1.
     """
 
-    def __init__(self, size=1, first=1):
+    def __init__(self, size=1, first=1, suite="chaos"):
         if not (1 <= first and first + size - 1 <= MAX_NODES):
             raise ValueError(f"nodes {first}..{first + size - 1} are outside 1..{MAX_NODES}")
-        self.home = _Home()
-        self.nodes = [PrivateNode(i, self.home) for i in range(first, first + size)]
+        self.home = _Home(suite)
+        self.nodes = [PrivateNode(i, self.home, suite) for i in range(first, first + size)]
 
     def node(self, position):
         return self.nodes[position - 1]

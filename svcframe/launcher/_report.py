@@ -92,7 +92,7 @@ def _requests():
 
 
 def _connections():
-    module = sys.modules.get("svcframe.messaging.drivers.kombu_connection")
+    module = sys.modules.get("svcframe.messaging.drivers.kombu.connection")
     if module is None:
         return []
     lines = []

@@ -23,8 +23,8 @@ from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 
 from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.driver import KombuDriver
 
 __all__ = ["FakeDriver"]
 

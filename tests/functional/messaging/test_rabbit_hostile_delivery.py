@@ -20,12 +20,14 @@ from conftest import (
 from rpc_endpoints import Recorder as Echo
 
 from svcframe import messaging
-from svcframe.messaging.drivers import kombu_listener, kombu_payload, kombu_publisher
+from svcframe.messaging.drivers.kombu import listener as kombu_listener
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu import publisher as kombu_publisher
 from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit]
 
-LISTENER_LOG = "svcframe.messaging.drivers.kombu_listener"
+LISTENER_LOG = "svcframe.messaging.drivers.kombu.listener"
 
 
 @pytest.fixture(autouse=True)
@@ -164,7 +166,7 @@ def test_replies_to_a_missing_queue_are_retried_a_bounded_number_of_times(
 
     publisher._send_locked = counting_send
     missing = [f"reply_{uuid.uuid4().hex}" for _ in range(5)]
-    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_publisher"):
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu.publisher"):
         for name in missing:
             for _ in range(4):
                 inner = raw_request("echo", {"value": 1}, uuid.uuid4().hex, name)
@@ -282,7 +284,7 @@ def test_hostile_replies_do_not_stop_a_client(rpc, topic, rabbit_admin, caplog):
     client = rpc.client(rpc.transport(), topic, timeout=10)
     assert client.call({}, "echo", value=0) == 0
     reply_q = client.transport._driver._reply_waiter.queue_name
-    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_reply"):
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu.reply"):
         rabbit_admin.publish(reply_q, b"{}", exchange="", headers={"compression": "x/garbage"})
         rabbit_admin.publish(reply_q, zlib_bomb(), exchange="", headers={"compression": "zlib"})
         rabbit_admin.publish(reply_q, "[" * 100_000, exchange="")

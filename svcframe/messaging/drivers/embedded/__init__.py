@@ -19,8 +19,8 @@ from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
 from svcframe.messaging.drivers.embedded.channel import Transport
 from svcframe.messaging.drivers.embedded.publisher import ThreadLocalPublisher
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.driver import KombuDriver
 
 __all__ = ["EmbeddedDriver"]
 

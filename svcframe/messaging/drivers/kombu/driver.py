@@ -18,11 +18,11 @@ import uuid
 
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import base
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_listener import KombuListener
-from svcframe.messaging.drivers.kombu_notify import KombuNotificationListener, NotificationSender
-from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher, Settlement
-from svcframe.messaging.drivers.kombu_reply import ReplyWaiter
+from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.listener import KombuListener
+from svcframe.messaging.drivers.kombu.notify import KombuNotificationListener, NotificationSender
+from svcframe.messaging.drivers.kombu.publisher import Outgoing, Publisher, Settlement
+from svcframe.messaging.drivers.kombu.reply import ReplyWaiter
 
 __all__ = ["KombuDriver"]
 
@@ -82,7 +82,7 @@ class KombuDriver(base.Driver):
         raise NotImplementedError
 
     def new_publisher(self):
-        """The process's publisher (see kombu_publisher)."""
+        """The process's publisher (see kombu.publisher)."""
         return Publisher(self, self._undeliverable_call)
 
     def reply_queue_name(self):

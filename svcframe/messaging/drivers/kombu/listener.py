@@ -26,8 +26,9 @@ import kombu
 from svcframe import metrics
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
-from svcframe.messaging.drivers import base, kombu_payload
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread
+from svcframe.messaging.drivers import base
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu.connection import ConsumerThread
 
 __all__ = ["KombuListener", "KombuIncomingMessage", "effective_prefetch"]
 

@@ -21,8 +21,8 @@ import threading
 import kombu
 
 from svcframe.messaging import wire
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread, connect
-from svcframe.messaging.drivers.kombu_publisher import Outgoing
+from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connect
+from svcframe.messaging.drivers.kombu.publisher import Outgoing
 
 __all__ = ["KombuNotificationListener", "NotificationSender"]
 

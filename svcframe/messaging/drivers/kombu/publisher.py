@@ -19,7 +19,7 @@ import amqp
 
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu_connection import (
+from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
     reconnect_backoff,

@@ -21,7 +21,8 @@ from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu.connection import Backoff
 from svcframe.messaging.drivers.kombu.listener import KombuListener
 from svcframe.messaging.drivers.kombu.notify import KombuNotificationListener, NotificationSender
-from svcframe.messaging.drivers.kombu.publisher import Outgoing, Publisher, Settlement
+from svcframe.messaging.drivers.kombu.outgoing import Outgoing, Settlement
+from svcframe.messaging.drivers.kombu.publisher import Publisher
 from svcframe.messaging.drivers.kombu.reply import ReplyWaiter
 
 __all__ = ["KombuDriver"]
@@ -120,7 +121,12 @@ class KombuDriver(base.Driver):
             msg = wire.build_request(message, ctxt)
             settled = Settlement() if at_least_once else None
             outgoing = Outgoing(
-                exchange, routing_key, wire.encode(msg), True, None, kind, None, settled
+                exchange=exchange,
+                routing_key=routing_key,
+                body=wire.encode(msg),
+                mandatory=True,
+                kind=kind,
+                settled=settled,
             )
             publisher.publish(outgoing, retry=retry)
             if settled is not None:
@@ -134,7 +140,15 @@ class KombuDriver(base.Driver):
         waiter.ensure_started(deadline)
         msg_id = uuid.uuid4().hex
         msg = wire.build_request(message, ctxt, msg_id, waiter.queue_name, call_monitor_timeout)
-        outgoing = Outgoing(exchange, routing_key, wire.encode(msg), True, timeout, kind, msg_id)
+        outgoing = Outgoing(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=wire.encode(msg),
+            mandatory=True,
+            expiration=timeout,
+            kind=kind,
+            msg_id=msg_id,
+        )
         pending = waiter.register(msg_id)
         try:
             try:
@@ -181,7 +195,14 @@ class KombuDriver(base.Driver):
         return KombuNotificationListener(self, targets_and_priorities, pool, exclusive)
 
     def send_reply(self, reply_q, body, msg_id):
-        outgoing = Outgoing("", reply_q, body, self.reply_mandatory, None, "reply", msg_id)
+        outgoing = Outgoing(
+            exchange="",
+            routing_key=reply_q,
+            body=body,
+            mandatory=self.reply_mandatory,
+            kind="reply",
+            msg_id=msg_id,
+        )
         try:
             self._get_publisher().publish(outgoing, retry=self.reply_retry)
         except exceptions.MessagingException as exc:

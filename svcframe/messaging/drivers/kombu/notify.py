@@ -22,7 +22,7 @@ import kombu
 
 from svcframe.messaging import wire
 from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connect
-from svcframe.messaging.drivers.kombu.publisher import Outgoing
+from svcframe.messaging.drivers.kombu.outgoing import Outgoing
 
 __all__ = ["KombuNotificationListener", "NotificationSender"]
 
@@ -51,7 +51,13 @@ class NotificationSender:
         routing_key = target.topic
         self._declare_default_queue(exchange, routing_key, retry)
         body = encode_notification(message, ctxt, version)
-        outgoing = Outgoing(exchange, routing_key, body, False, None, "notification")
+        outgoing = Outgoing(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=body,
+            mandatory=False,
+            kind="notification",
+        )
         driver._get_publisher().publish(outgoing, retry=retry)
 
     def _declare_default_queue(self, exchange, routing_key, retry):

@@ -24,8 +24,9 @@ from svcframe.messaging.drivers.kombu.connection import (
     connection_errors,
     reconnect_backoff,
 )
+from svcframe.messaging.drivers.kombu.outgoing import Outgoing
 
-__all__ = ["Publisher", "Outgoing", "Settlement"]
+__all__ = ["Publisher"]
 
 LOG = logging.getLogger(__name__)
 
@@ -79,52 +80,6 @@ class _Message(amqp.Message):
 _SERIALIZED_PROPERTIES = 64
 _BASIC_PUBLISH = amqp.spec.Basic.Publish
 _BASIC_PUBLISH_ARGS = "Bssbb"
-
-
-class Outgoing:
-    """A message on its way to the broker, kept until the broker confirms it."""
-
-    __slots__ = (
-        "exchange",
-        "routing_key",
-        "body",
-        "mandatory",
-        "expiration",
-        "kind",
-        "msg_id",
-        "settled",
-    )
-
-    def __init__(
-        self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None, settled=None
-    ):
-        self.exchange = exchange  # a kombu Exchange, or '' for the default exchange
-        self.routing_key = routing_key
-        self.body = body
-        self.mandatory = mandatory
-        self.expiration = expiration
-        self.kind = kind  # 'call', 'cast', 'fanout' or 'reply'
-        self.msg_id = msg_id
-        # A Settlement when the sender waits for the broker's verdict
-        # (at-least-once casts); None for the usual fire-and-forget.
-        self.settled = settled
-
-    @property
-    def exchange_name(self):
-        return self.exchange if isinstance(self.exchange, str) else self.exchange.name
-
-
-class Settlement:
-    """The broker's verdict on one message: confirmed, or returned as unroutable."""
-
-    __slots__ = ("event", "returned")
-
-    def __init__(self):
-        self.event = threading.Event()
-        self.returned = None  # (exchange, routing_key, reason) when the broker returned it
-
-    def wait(self, timeout):
-        return self.event.wait(timeout)
 
 
 class Publisher:
@@ -536,7 +491,15 @@ class Publisher:
                 seconds = max(0.001, int(expiration) / 1000.0)
             except (TypeError, ValueError):
                 seconds = None
-        outgoing = Outgoing(target, routing_key, body, True, seconds, kind, msg_id)
+        outgoing = Outgoing(
+            exchange=target,
+            routing_key=routing_key,
+            body=body,
+            mandatory=True,
+            expiration=seconds,
+            kind=kind,
+            msg_id=msg_id,
+        )
         self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
         self._wakeup.set()
 
@@ -567,7 +530,9 @@ class Publisher:
             return
         self._reply_queue_attempts[reply_q] = (first, attempts)
         delay = min(REPLY_RETRY_INTERVAL * 2 ** (attempts - 1), REPLY_RETRY_MAX_INTERVAL)
-        outgoing = Outgoing("", reply_q, body, True, None, "reply", msg_id)
+        outgoing = Outgoing(
+            exchange="", routing_key=reply_q, body=body, mandatory=True, kind="reply", msg_id=msg_id
+        )
         self._reply_retries.append((now + delay, outgoing))
         self._wakeup.set()
 

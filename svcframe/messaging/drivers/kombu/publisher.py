@@ -10,7 +10,6 @@ the no-silent-loss guarantee without a round trip per message.
 """
 
 import collections
-import json
 import logging
 import threading
 import time
@@ -18,7 +17,7 @@ import time
 import amqp
 
 from svcframe.masking import mask_password
-from svcframe.messaging import exceptions
+from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
@@ -402,7 +401,7 @@ class Publisher:
                 )
 
     def _handle_return(self, exchange, routing_key, body, reason, expiration=None):
-        inner = _peek(body)
+        inner = wire.peek_message(body)
         msg_id = inner.get("_msg_id")
         if exchange == "":
             self._schedule_reply_retry(routing_key, body, msg_id)
@@ -638,12 +637,3 @@ def _short(value, limit=200):
     """A value from the wire, bounded for a log line."""
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _peek(body):
-    try:
-        outer = json.loads(body)
-        inner = json.loads(outer["oslo.message"])
-        return inner if isinstance(inner, dict) else {}
-    except Exception:  # noqa: BLE001 - only used to describe a returned message
-        return {}

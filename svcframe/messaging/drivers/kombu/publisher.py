@@ -17,13 +17,14 @@ import time
 import amqp
 
 from svcframe.masking import mask_password
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import exceptions
+from svcframe.messaging._ratelimit import shorten
 from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
     reconnect_backoff,
 )
-from svcframe.messaging.drivers.kombu.outgoing import Outgoing
+from svcframe.messaging.drivers.kombu.returns import ReturnedMessages
 
 __all__ = ["Publisher"]
 
@@ -34,16 +35,6 @@ CONFIRM_WINDOW = 2048
 COLLECT_AT = 64
 # How long an idle publisher may leave acks and returns unread.
 IDLE_DRAIN_INTERVAL = 0.05
-REPLY_RETRY_INTERVAL = 0.25
-# Replies to a queue that does not exist: re-sent with growing delays, at
-# most this many times per queue (whatever the number of replies to it).
-REPLY_RETRY_MAX_INTERVAL = 5.0
-REPLY_RETRIES_PER_QUEUE = 20
-OBSOLETE_REPLY_QUEUE_TTL = 60.0
-# Reply queues known to be gone, as oslo.messaging's cache: the most recent ones.
-OBSOLETE_REPLY_QUEUES = 200
-# Messages waiting to be re-sent (returned replies and casts) at most.
-MAX_PENDING_RETRIES = 10000
 # A publish that fails again right after a fresh connection is not a lost
 # connection but a message the broker (or the transport) will not take:
 # after this many attempts, with backoff between them, it is given up.
@@ -96,14 +87,10 @@ class Publisher:
         self._next_tag = 1
         self._returned = []
         self._nacked = []
-        self._reply_retries = []  # (due, Outgoing): returned replies and casts to send again
-        self._reply_retry_started = {}
-        self._reply_queue_attempts = {}  # reply queue -> (first failure, attempts)
         self._connections = 0
-        self._reconnected_at = None
-        self._obsolete_reply_queues = collections.OrderedDict()
         self._closed = False
         self._wakeup = threading.Event()
+        self.returns = ReturnedMessages(driver, on_undeliverable_call, wake=self._wakeup.set)
         self._maintenance = None
         self._idle = True  # the upkeep thread waits for a heartbeat, not for acks
         self._errors = ()
@@ -112,7 +99,7 @@ class Publisher:
 
     def publish(self, outgoing, retry=None, deadline=None):
         """Hand ``outgoing`` to the broker; MessageDeliveryFailure if it cannot be."""
-        if outgoing.kind == "reply" and self._reply_queue_obsolete(outgoing.routing_key):
+        if outgoing.kind == "reply" and self.returns.reply_queue_obsolete(outgoing.routing_key):
             LOG.debug("Dropped a reply to %s: its queue is gone", outgoing.routing_key)
             return
         # Another thread may hold the lock for as long as the broker is
@@ -226,11 +213,11 @@ class Publisher:
                 LOG.error(
                     "Could not send a %s to %s: %s",
                     outgoing.kind,
-                    _short(outgoing.routing_key),
+                    shorten(outgoing.routing_key),
                     reason,
                 )
                 raise exceptions.MessageDeliveryFailure(
-                    f"Unable to send to {_short(outgoing.routing_key)}: {reason}"
+                    f"Unable to send to {shorten(outgoing.routing_key)}: {reason}"
                 ) from exc
 
     def _send_locked(self, outgoing):
@@ -295,7 +282,7 @@ class Publisher:
         self._errors = connection_errors(conn)
         self._connections += 1
         if self._connections > 1:
-            self._reconnected_at = time.monotonic()
+            self.returns.reconnected_at = time.monotonic()
         self._declared = set()
         self._next_tag = 1
         pending = list(self._unconfirmed.values())
@@ -384,7 +371,7 @@ class Publisher:
         returned, self._returned = self._returned, []
         nacked, self._nacked = self._nacked, []
         for exchange, routing_key, body, reason, expiration in returned:
-            self._handle_return(exchange, routing_key, body, reason, expiration)
+            self.returns.handle(exchange, routing_key, body, reason, expiration)
         for outgoing in nacked:
             LOG.error(
                 "The broker refused (nack) a %s to %s on exchange %r",
@@ -399,157 +386,6 @@ class Publisher:
                         f"The broker refused the call to {outgoing.routing_key}"
                     ),
                 )
-
-    def _handle_return(self, exchange, routing_key, body, reason, expiration=None):
-        inner = wire.peek_message(body)
-        msg_id = inner.get("_msg_id")
-        if exchange == "":
-            self._schedule_reply_retry(routing_key, body, msg_id)
-        elif "_reply_q" in inner and self._just_reconnected():
-            # After a broker restart the servers re-declare their queues a
-            # moment after this client is back: hold the call back as a cast
-            # is, rather than failing it; its caller's timeout still applies.
-            self._schedule_cast_retry(exchange, routing_key, body, inner, expiration)
-        elif "_reply_q" in inner and self._on_undeliverable_call:
-            self._on_undeliverable_call(
-                msg_id,
-                exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                    f"at {self.driver.safe_url}: the broker could not route the call ({reason})"
-                ),
-            )
-        elif self._just_reconnected():
-            # After a broker restart the servers re-declare their (transient)
-            # queues a moment after we reconnect: send the cast again then.
-            self._schedule_cast_retry(exchange, routing_key, body, inner)
-        else:
-            LOG.warning(
-                "A cast of %r to %r (exchange %r) was dropped: no queue is bound to it",
-                inner.get("method"),
-                routing_key,
-                exchange,
-            )
-
-    def _just_reconnected(self):
-        since = self._reconnected_at
-        return (
-            since is not None
-            and time.monotonic() - since < self.driver.missing_consumer_retry_timeout
-        )
-
-    def _schedule_cast_retry(self, exchange, routing_key, body, inner, expiration=None):
-        is_call = "_reply_q" in inner
-        kind = "call" if is_call else "cast"
-        msg_id = inner.get("_msg_id")
-        if is_call and not self._call_waited_for(msg_id):
-            return  # its caller gave up already
-        key = (routing_key, inner.get("_unique_id"))
-        now = time.monotonic()
-        first = self._reply_retry_started.setdefault(key, now)
-        if first == now:
-            LOG.info(
-                "A %s of %s to %r came back after reconnecting: sending it again until its "
-                "server is back (up to %s s)",
-                kind,
-                _short(inner.get("method")),
-                routing_key,
-                self.driver.missing_consumer_retry_timeout,
-            )
-        if not self._just_reconnected():
-            del self._reply_retry_started[key]
-            if is_call and self._on_undeliverable_call:
-                self._on_undeliverable_call(
-                    msg_id,
-                    exceptions.MessageDeliveryFailure(
-                        f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                        f"{now - self._reconnected_at:.0f} s after reconnecting"
-                    ),
-                )
-                return
-            LOG.warning(
-                "A cast of %s to %r (exchange %r) was dropped: no queue was bound to it "
-                "%.0f s after reconnecting",
-                _short(inner.get("method")),
-                routing_key,
-                exchange,
-                now - self._reconnected_at,
-            )
-            return
-        if len(self._reply_retries) >= MAX_PENDING_RETRIES:
-            LOG.warning(
-                "Dropped a returned %s to %r: too many messages to re-send", kind, routing_key
-            )
-            return
-        if exchange.endswith("_fanout"):
-            target = self.driver.fanout_exchange(exchange[: -len("_fanout")])
-        else:
-            target = self.driver.topic_exchange(exchange)
-        seconds = None
-        if expiration is not None:
-            try:
-                seconds = max(0.001, int(expiration) / 1000.0)
-            except (TypeError, ValueError):
-                seconds = None
-        outgoing = Outgoing(
-            exchange=target,
-            routing_key=routing_key,
-            body=body,
-            mandatory=True,
-            expiration=seconds,
-            kind=kind,
-            msg_id=msg_id,
-        )
-        self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
-        self._wakeup.set()
-
-    def _call_waited_for(self, msg_id):
-        waiting = getattr(self.driver, "call_waited_for", None)
-        return waiting is None or waiting(msg_id)
-
-    def _schedule_reply_retry(self, reply_q, body, msg_id):
-        now = time.monotonic()
-        first, attempts = self._reply_queue_attempts.get(reply_q, (now, 0))
-        attempts += 1
-        gone_for = now - first
-        if (
-            gone_for >= self.driver.missing_consumer_retry_timeout
-            or attempts > REPLY_RETRIES_PER_QUEUE
-            or len(self._reply_retries) >= MAX_PENDING_RETRIES
-        ):
-            self._reply_queue_attempts.pop(reply_q, None)
-            self._mark_reply_queue_obsolete(reply_q, now)
-            LOG.warning(
-                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s "
-                "(%d attempt(s))",
-                _short(msg_id),
-                _short(reply_q),
-                gone_for,
-                attempts - 1,
-            )
-            return
-        self._reply_queue_attempts[reply_q] = (first, attempts)
-        delay = min(REPLY_RETRY_INTERVAL * 2 ** (attempts - 1), REPLY_RETRY_MAX_INTERVAL)
-        outgoing = Outgoing(
-            exchange="", routing_key=reply_q, body=body, mandatory=True, kind="reply", msg_id=msg_id
-        )
-        self._reply_retries.append((now + delay, outgoing))
-        self._wakeup.set()
-
-    def _mark_reply_queue_obsolete(self, reply_q, now):
-        cache = self._obsolete_reply_queues
-        cache[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
-        cache.move_to_end(reply_q)
-        while len(cache) > OBSOLETE_REPLY_QUEUES:
-            cache.popitem(last=False)
-
-    def _reply_queue_obsolete(self, reply_q):
-        until = self._obsolete_reply_queues.get(reply_q)
-        if until is None:
-            return False
-        if time.monotonic() > until:
-            self._obsolete_reply_queues.pop(reply_q, None)
-            return False
-        return True
 
     # -- background upkeep --------------------------------------------------
 
@@ -570,7 +406,7 @@ class Publisher:
             # _idle is set before looking at the queues: a publish that adds
             # an unconfirmed message after that look sees _idle and wakes us.
             self._idle = True
-            busy = bool(self._unconfirmed or self._reply_retries)
+            busy = bool(self._unconfirmed or self.returns.pending)
             if busy:
                 self._idle = False
             self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else (heartbeat_every or None))
@@ -578,7 +414,6 @@ class Publisher:
             self._wakeup.clear()
             if self._closed:
                 return
-            due = []
             with self._lock:
                 if self._conn is not None:
                     self._collect_locked()
@@ -601,25 +436,8 @@ class Publisher:
                         except Exception:  # noqa: BLE001 - e.g. a connection closed under it
                             LOG.debug("Publisher heartbeat check failed", exc_info=True)
                             self._drop_connection_locked()
-                now = time.monotonic()
-                keep = []
-                for item in self._reply_retries:
-                    (due if item[0] <= now else keep).append(item)
-                self._reply_retries = keep
-                if (
-                    (self._reply_retry_started or self._reply_queue_attempts)
-                    and not keep
-                    and not due
-                ):
-                    # Retries that succeeded leave their first-failure time behind.
-                    horizon = now - 2 * self.driver.missing_consumer_retry_timeout
-                    self._reply_retry_started = {
-                        key: t for key, t in self._reply_retry_started.items() if t > horizon
-                    }
-                    self._reply_queue_attempts = {
-                        key: v for key, v in self._reply_queue_attempts.items() if v[0] > horizon
-                    }
-            for _, outgoing in due:
+                due = self.returns.take_due(time.monotonic())
+            for outgoing in due:
                 try:
                     self.publish(outgoing, retry=3)
                 except exceptions.MessagingException as exc:
@@ -631,9 +449,3 @@ class Publisher:
 def _settle(outgoing):
     if outgoing is not None and outgoing.settled is not None:
         outgoing.settled.event.set()
-
-
-def _short(value, limit=200):
-    """A value from the wire, bounded for a log line."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

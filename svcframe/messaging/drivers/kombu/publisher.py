@@ -7,6 +7,9 @@ on the lock cost less than a connection pool.  With publisher confirms
 ``basic.ack``; unconfirmed messages are kept until acked, re-sent after a
 reconnect, and at most ``CONFIRM_WINDOW`` may be outstanding.  That keeps
 the no-silent-loss guarantee without a round trip per message.
+
+What the broker returns goes to ``returns``; an ``upkeep`` thread reads
+confirms and sends heartbeats while nobody publishes.
 """
 
 import collections
@@ -25,6 +28,7 @@ from svcframe.messaging.drivers.kombu.connection import (
     reconnect_backoff,
 )
 from svcframe.messaging.drivers.kombu.returns import ReturnedMessages
+from svcframe.messaging.drivers.kombu.upkeep import PublisherUpkeep
 
 __all__ = ["Publisher"]
 
@@ -33,8 +37,6 @@ LOG = logging.getLogger(__name__)
 CONFIRM_WINDOW = 2048
 # Outstanding confirms that make a publish read every pending ack at once.
 COLLECT_AT = 64
-# How long an idle publisher may leave acks and returns unread.
-IDLE_DRAIN_INTERVAL = 0.05
 # A publish that fails again right after a fresh connection is not a lost
 # connection but a message the broker (or the transport) will not take:
 # after this many attempts, with backoff between them, it is given up.
@@ -91,8 +93,7 @@ class Publisher:
         self._closed = False
         self._wakeup = threading.Event()
         self.returns = ReturnedMessages(driver, on_undeliverable_call, wake=self._wakeup.set)
-        self._maintenance = None
-        self._idle = True  # the upkeep thread waits for a heartbeat, not for acks
+        self._upkeep = None
         self._errors = ()
 
     # -- public -------------------------------------------------------------
@@ -116,16 +117,18 @@ class Publisher:
                 raise exceptions.MessageDeliveryFailure("the transport was closed")
             self._publish_locked(outgoing, retry, deadline)
             # py-amqp reads a pending frame (an ack, most often) before every
-            # publish; the upkeep thread reads the rest every
-            # IDLE_DRAIN_INTERVAL.  A full read here only once acks pile up
-            # keeps a failed non-blocking read off every publish.
+            # publish; the upkeep thread reads the rest.  A full read here
+            # only once acks pile up keeps a failed non-blocking read off
+            # every publish.
             if self._confirms and len(self._unconfirmed) >= COLLECT_AT:
                 self._collect_locked(block=len(self._unconfirmed) >= CONFIRM_WINDOW)
         finally:
             self._lock.release()
-        if self._confirms and self._maintenance is None:
-            self._start_maintenance()
-        elif self._idle and self._unconfirmed:
+        upkeep = self._upkeep
+        if upkeep is None:
+            if self._confirms:
+                self._start_upkeep()
+        elif upkeep.idle and self._unconfirmed:
             # Only an idle upkeep thread needs waking; a busy one polls anyway.
             self._wakeup.set()
 
@@ -389,61 +392,54 @@ class Publisher:
 
     # -- background upkeep --------------------------------------------------
 
-    def _start_maintenance(self):
-        with self._lock:
-            if self._maintenance is not None:
-                return
-            self._maintenance = threading.Thread(
-                target=self._maintain, name="svcframe-publisher", daemon=True
-            )
-        self._maintenance.start()
+    @property
+    def closed(self):
+        return self._closed
 
-    def _maintain(self):
-        """Read confirms while idle, send heartbeats, re-send returned replies and casts."""
-        heartbeat_every = self.driver.heartbeat_check_interval
-        last_heartbeat = time.monotonic()
-        while not self._closed:
-            # _idle is set before looking at the queues: a publish that adds
-            # an unconfirmed message after that look sees _idle and wakes us.
-            self._idle = True
-            busy = bool(self._unconfirmed or self.returns.pending)
-            if busy:
-                self._idle = False
-            self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else (heartbeat_every or None))
-            self._idle = False
-            self._wakeup.clear()
-            if self._closed:
+    @property
+    def busy(self):
+        """Whether confirms or re-sends are outstanding."""
+        return bool(self._unconfirmed or self.returns.pending)
+
+    def tend(self, heartbeat_every, last_heartbeat):
+        """Read confirms, send a heartbeat when due (``heartbeat_every`` after the last).
+
+        Returns the messages due to be sent again and when the last
+        heartbeat went out.
+        """
+        with self._lock:
+            if self._conn is not None:
+                self._collect_locked()
+                now = time.monotonic()
+                # Reading the confirms may have found the connection gone.
+                if (
+                    self._conn is not None
+                    and heartbeat_every
+                    and now - last_heartbeat >= heartbeat_every
+                ):
+                    last_heartbeat = now
+                    self._heartbeat_locked()
+            return self.returns.take_due(time.monotonic()), last_heartbeat
+
+    def _heartbeat_locked(self):
+        try:
+            self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
+        except self._errors as exc:
+            LOG.warning(
+                "Publisher heartbeat failed: %s; will reconnect on next send",
+                mask_password(str(exc)) or type(exc).__name__,
+            )
+            self._drop_connection_locked()
+        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
+            LOG.debug("Publisher heartbeat check failed", exc_info=True)
+            self._drop_connection_locked()
+
+    def _start_upkeep(self):
+        with self._lock:
+            if self._upkeep is not None:
                 return
-            with self._lock:
-                if self._conn is not None:
-                    self._collect_locked()
-                    now = time.monotonic()
-                    # Reading the confirms may have found the connection gone.
-                    if (
-                        self._conn is not None
-                        and heartbeat_every
-                        and now - last_heartbeat >= heartbeat_every
-                    ):
-                        last_heartbeat = now
-                        try:
-                            self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
-                        except self._errors as exc:
-                            LOG.warning(
-                                "Publisher heartbeat failed: %s; will reconnect on next send",
-                                mask_password(str(exc)) or type(exc).__name__,
-                            )
-                            self._drop_connection_locked()
-                        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
-                            LOG.debug("Publisher heartbeat check failed", exc_info=True)
-                            self._drop_connection_locked()
-                due = self.returns.take_due(time.monotonic())
-            for outgoing in due:
-                try:
-                    self.publish(outgoing, retry=3)
-                except exceptions.MessagingException as exc:
-                    LOG.warning(
-                        "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
-                    )
+            self._upkeep = PublisherUpkeep(self, self._wakeup)
+        self._upkeep.start()
 
 
 def _settle(outgoing):

@@ -23,7 +23,7 @@ from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 
 from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 from svcframe.messaging.drivers.kombu.driver import KombuDriver
 
 __all__ = ["FakeDriver"]
@@ -297,7 +297,7 @@ class FakeDriver(KombuDriver):
         )
 
     def new_backoff(self):
-        return Backoff(0.05, 0.1, 1.0)
+        return ReconnectBackoff(0.05, 0.1, 1.0)
 
     def topic_exchange(self, name):
         return kombu.Exchange(name, type="topic", durable=False)

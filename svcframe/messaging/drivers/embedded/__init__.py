@@ -19,7 +19,7 @@ from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
 from svcframe.messaging.drivers.embedded.channel import Transport
 from svcframe.messaging.drivers.embedded.publisher import ThreadLocalPublisher
-from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 from svcframe.messaging.drivers.kombu.driver import KombuDriver
 
 __all__ = ["EmbeddedDriver"]
@@ -57,7 +57,7 @@ class EmbeddedDriver(KombuDriver):
         return ThreadLocalPublisher(self)
 
     def new_backoff(self):
-        return Backoff(0.1, 0.5, 2.0)
+        return ReconnectBackoff(0.1, 0.5, 2.0)
 
     def topic_exchange(self, name):
         exchange = self._exchanges.get(name)

@@ -26,7 +26,7 @@ from svcframe import metrics
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
-__all__ = ["Backoff", "connect", "ConsumerThread", "connection_errors"]
+__all__ = ["ReconnectBackoff", "connect", "ConsumerThread", "connection_errors"]
 
 LOG = logging.getLogger(__name__)
 
@@ -55,8 +55,14 @@ def connection_errors(conn):
     )
 
 
-class Backoff:
-    """rabbit_retry_interval, growing by rabbit_retry_backoff, capped at rabbit_interval_max."""
+class ReconnectBackoff:
+    """Delays between attempts to reach the broker, growing linearly.
+
+    ``start`` (rabbit_retry_interval), then ``step`` (rabbit_retry_backoff)
+    more after each attempt, capped at ``maximum`` (rabbit_interval_max),
+    plus a random ``splay`` (kombu_reconnect_splay) so that a cluster's
+    clients do not all come back at once.
+    """
 
     def __init__(self, start, step, maximum, splay=0.0):
         self.start, self.step, self.maximum, self.splay = start, step, maximum, splay
@@ -76,7 +82,7 @@ class Backoff:
 def reconnect_backoff(driver):
     """The delays between attempts to reach a broker that was lost after serving."""
     splay = getattr(getattr(driver, "opts", None), "kombu_reconnect_splay", 0.0) or 0.0
-    return Backoff(RECONNECT_DELAY_START, RECONNECT_DELAY_STEP, RECONNECT_DELAY_MAX, splay)
+    return ReconnectBackoff(RECONNECT_DELAY_START, RECONNECT_DELAY_STEP, RECONNECT_DELAY_MAX, splay)
 
 
 def connect(driver, what, retry=None, deadline=None, stop_event=None, backoff=None):

@@ -18,7 +18,7 @@ import uuid
 
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging.drivers import base
-from svcframe.messaging.drivers.kombu.connection import Backoff
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 from svcframe.messaging.drivers.kombu.listener import KombuListener
 from svcframe.messaging.drivers.kombu.notify import KombuNotificationListener, NotificationSender
 from svcframe.messaging.drivers.kombu.outgoing import Outgoing, Settlement
@@ -65,7 +65,7 @@ class KombuDriver(base.Driver):
         raise NotImplementedError
 
     def new_backoff(self):
-        return Backoff(1.0, 2.0, 30.0)
+        return ReconnectBackoff(1.0, 2.0, 30.0)
 
     def topic_exchange(self, name):
         raise NotImplementedError

@@ -12,6 +12,7 @@ Drivers are loaded on demand by URL scheme, so importing this package
 imports no broker library.
 """
 
+from svcframe.masking import mask_password
 from svcframe.messaging import notify, rpc
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
@@ -73,7 +74,6 @@ from svcframe.messaging.transport import (
     TransportURL,
     get_rpc_transport,
     get_transport,
-    mask_password,
     set_transport_defaults,
 )
 

@@ -7,7 +7,7 @@ from urllib import parse
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.masking import MASK, mask_password, mask_url
+from svcframe import masking
 from svcframe.messaging import exceptions
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "get_rpc_transport",
     "get_transport",
     "set_transport_defaults",
-    "mask_password",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class TransportHost:
         if self.username is not None:
             attrs.append(f"username={self.username!r}")
         if self.password is not None:
-            attrs.append(f"password={MASK!r}")
+            attrs.append(f"password={masking.MASK!r}")
         return f"<TransportHost {', '.join(attrs)}>"
 
 
@@ -137,7 +136,7 @@ class TransportURL:
             raise exceptions.InvalidTransportURL(
                 url, f"A transport URL must be a string, not {type(url).__name__}"
             )
-        masked = mask_url(url)
+        masked = masking.mask_url(url)
         try:
             parts = parse.urlsplit(url)
         except ValueError as exc:
@@ -238,7 +237,7 @@ class TransportURL:
                 if host.username is not None:
                     netloc += parse.quote(host.username, "")
                 if host.password is not None:
-                    netloc += ":" + MASK
+                    netloc += ":" + masking.MASK
                 netloc += "@"
             if host.hostname:
                 netloc += f"[{host.hostname}]" if ":" in host.hostname else host.hostname
@@ -438,5 +437,5 @@ def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
             )
         else:
             msg = f"Cannot load the {scheme!r} transport driver for {parsed}: {exc}"
-        raise exceptions.DriverLoadFailure(mask_password(msg)) from None
+        raise exceptions.DriverLoadFailure(masking.mask_password(msg)) from None
     return transport_cls(manager.driver)

@@ -13,7 +13,7 @@ imports no broker library.
 """
 
 from svcframe.masking import mask_password
-from svcframe.messaging import notify, rpc
+from svcframe.messaging import notify, rpc, serializer
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
@@ -60,7 +60,6 @@ from svcframe.messaging.notify import (
 from svcframe.messaging.serializer import (
     JsonPayloadSerializer,
     NoOpSerializer,
-    RequestContextSerializer,
     Serializer,
 )
 from svcframe.messaging.server import MessageHandlingServer, RPCServer, get_rpc_server
@@ -137,3 +136,11 @@ __all__ = [
     "ExpectedException",
     "expected_exceptions",
 ]
+
+
+def __getattr__(name):
+    # RequestContextSerializer lives beside the context it carries, in
+    # svcframe.context, which imports this package: looked up on first use.
+    if name == "RequestContextSerializer":
+        return serializer.RequestContextSerializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ from urllib import parse
 from stevedore import driver as stevedore_driver
 
 from svcframe import masking
-from svcframe.messaging import exceptions
+from svcframe.messaging import _utils, exceptions
 
 __all__ = [
     "DriverLoadFailure",
@@ -382,10 +382,6 @@ def _available_schemes():
     return sorted({ep.name for ep in importlib.metadata.entry_points(group=DRIVER_NAMESPACE)})
 
 
-def _raise_load_failure(manager, entrypoint, exc):
-    raise exc
-
-
 def get_rpc_transport(conf, url=None, allowed_remote_exmods=None, transport_cls=RPCTransport):
     """A Transport for ``url`` (default ``[DEFAULT] transport_url``; unset: embedded).
 
@@ -425,7 +421,7 @@ def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
                 "default_exchange": conf.control_exchange,
                 "allowed_remote_exmods": allowed_remote_exmods,
             },
-            on_load_failure_callback=_raise_load_failure,
+            on_load_failure_callback=_utils.raise_load_failure,
         )
     except exceptions.MessagingException:
         raise

@@ -13,7 +13,7 @@ imports no broker library.
 """
 
 from svcframe.masking import mask_password
-from svcframe.messaging import notify, rpc, serializer
+from svcframe.messaging import exceptions, notify, rpc, serializer
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
@@ -24,39 +24,10 @@ from svcframe.messaging.dispatcher import (
     RPCDispatcher,
     expose,
 )
-from svcframe.messaging.exceptions import (
-    ClientSendError,
-    DriverLoadFailure,
-    ExecutorLoadFailure,
-    ExpectedException,
-    InvalidRequest,
-    InvalidTarget,
-    InvalidTransportURL,
-    MessageDeliveryFailure,
-    MessageUndeliverable,
-    MessagingException,
-    MessagingServerError,
-    MessagingTimeout,
-    NoSuchMethod,
-    RemoteError,
-    RetriableError,
-    RPCDispatcherError,
-    RPCVersionCapError,
-    ServerListenError,
-    TransportUnavailable,
-    UnroutableCall,
-    UnsupportedEnvelopeVersion,
-    UnsupportedVersion,
-    expected_exceptions,
-)
-from svcframe.messaging.notify import (
-    NotificationFilter,
-    NotificationResult,
-    Notifier,
-    get_batch_notification_listener,
-    get_notification_listener,
-    get_notification_transport,
-)
+
+# Every exception and every notification name, as oslo_messaging's face.
+from svcframe.messaging.exceptions import *  # noqa: F403
+from svcframe.messaging.notify import *  # noqa: F403
 from svcframe.messaging.serializer import (
     JsonPayloadSerializer,
     NoOpSerializer,
@@ -95,12 +66,6 @@ __all__ = [
     "get_rpc_server",
     "rpc",
     "notify",
-    "Notifier",
-    "get_notification_transport",
-    "get_notification_listener",
-    "get_batch_notification_listener",
-    "NotificationResult",
-    "NotificationFilter",
     "RPCDispatcher",
     "RPCAccessPolicyBase",
     "DefaultRPCAccessPolicy",
@@ -111,30 +76,9 @@ __all__ = [
     "Serializer",
     "NoOpSerializer",
     "JsonPayloadSerializer",
-    "RequestContextSerializer",
-    "MessagingException",
-    "RetriableError",
-    "MessagingTimeout",
-    "MessageDeliveryFailure",
-    "MessageUndeliverable",
-    "UnroutableCall",
-    "ClientSendError",
-    "ServerListenError",
-    "TransportUnavailable",
-    "RemoteError",
-    "InvalidTarget",
-    "InvalidTransportURL",
-    "DriverLoadFailure",
-    "ExecutorLoadFailure",
-    "RPCVersionCapError",
-    "MessagingServerError",
-    "RPCDispatcherError",
-    "NoSuchMethod",
-    "UnsupportedVersion",
-    "InvalidRequest",
-    "UnsupportedEnvelopeVersion",
-    "ExpectedException",
-    "expected_exceptions",
+    "RequestContextSerializer",  # noqa: F405 - given by __getattr__
+    *notify.__all__,
+    *exceptions.__all__,
 ]
 
 

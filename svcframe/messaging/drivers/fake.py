@@ -23,6 +23,7 @@ from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.base import no_server_listening
 from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 from svcframe.messaging.drivers.kombu.driver import KombuDriver
 
@@ -143,8 +144,11 @@ class _Channel(virtual.Channel):
         queues = self._lookup(exchange, routing_key)
         if expiration and not any(self.broker.consumers[q] for q in queues):
             raise exceptions.UnroutableCall(
-                f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                f"on the fake transport, virtual host {self.broker.name!r}"
+                no_server_listening(
+                    routing_key,
+                    exchange,
+                    f"on the fake transport, virtual host {self.broker.name!r}",
+                )
             )
         delivered = sum(1 for q in queues if self.broker.put(q, _copy(message)))
         if not delivered and mandatory:

@@ -30,6 +30,7 @@ from kombu.transport.virtual import Empty
 
 from svcframe import statedir
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.base import no_server_listening
 from svcframe.messaging.drivers.embedded import store as store_module
 from svcframe.messaging.drivers.embedded.wakeup import DirectoryGone, new_wakeup
 
@@ -181,9 +182,12 @@ class Channel(virtual.Channel):
             queues = self._route(exchange, routing_key)
             if expiration and not any(self.store.has_consumer(q) for q in queues):
                 raise exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                    f"on the embedded transport, data directory {self.store.data_dir}: "
-                    "is the service running with the same state_path?"
+                    no_server_listening(
+                        routing_key,
+                        exchange,
+                        f"on the embedded transport, data directory {self.store.data_dir}: "
+                        "is the service running with the same state_path?",
+                    )
                 )
             delivered = sum(1 for q in queues if self._put_live(q, message, exchange))
         except (store_module.InvalidQueueName, store_module.StoreFull) as exc:

@@ -21,6 +21,7 @@ import time
 
 from svcframe.messaging import exceptions, wire
 from svcframe.messaging._ratelimit import shorten
+from svcframe.messaging.drivers.base import no_server_listening
 from svcframe.messaging.drivers.kombu.outgoing import Outgoing
 
 __all__ = ["ReturnedMessages"]
@@ -75,8 +76,12 @@ class ReturnedMessages:
             self._on_undeliverable_call(
                 msg_id,
                 exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                    f"at {self.driver.safe_url}: the broker could not route the call ({reason})"
+                    no_server_listening(
+                        routing_key,
+                        exchange,
+                        f"at {self.driver.safe_url}: "
+                        f"the broker could not route the call ({reason})",
+                    )
                 ),
             )
         elif self.just_reconnected():
@@ -122,8 +127,11 @@ class ReturnedMessages:
                 self._on_undeliverable_call(
                     msg_id,
                     exceptions.MessageDeliveryFailure(
-                        f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                        f"{now - self.reconnected_at:.0f} s after reconnecting"
+                        no_server_listening(
+                            routing_key,
+                            exchange,
+                            f"{now - self.reconnected_at:.0f} s after reconnecting",
+                        )
                     ),
                 )
                 return

@@ -3,7 +3,12 @@
 import dataclasses
 import threading
 
-__all__ = ["Outgoing", "Settlement"]
+__all__ = ["Outgoing", "Settlement", "declare_exchange"]
+
+# kombu's virtual channels add keys to the properties they are given:
+# every publish gets its own copy, or one embedded publish breaks every
+# later RabbitMQ publish of the process ("multiple values for 'priority'").
+_PROPERTIES = {"delivery_mode": 2}
 
 
 @dataclasses.dataclass(kw_only=True, slots=True, eq=False)
@@ -24,6 +29,26 @@ class Outgoing:
     @property
     def exchange_name(self):
         return self.exchange if isinstance(self.exchange, str) else self.exchange.name
+
+    def properties(self):
+        """The message properties to publish it with: persistent, and its expiration."""
+        properties = dict(_PROPERTIES)
+        if self.expiration is not None:
+            properties["expiration"] = str(int(self.expiration * 1000))
+        return properties
+
+    def prepare(self, channel):
+        """The message as a kombu virtual ``channel`` publishes it."""
+        return channel.prepare_message(
+            self.body, 0, "application/json", "utf-8", {}, self.properties()
+        )
+
+
+def declare_exchange(channel, exchange, declared):
+    """Declare ``exchange`` on ``channel`` unless its name is in ``declared``; '' is the default."""
+    if not isinstance(exchange, str) and exchange.name not in declared:
+        exchange(channel).declare()
+        declared.add(exchange.name)
 
 
 class Settlement:

@@ -27,6 +27,7 @@ from svcframe.messaging.drivers.kombu.connection import (
     connection_errors,
     reconnect_backoff,
 )
+from svcframe.messaging.drivers.kombu.outgoing import declare_exchange
 from svcframe.messaging.drivers.kombu.returns import ReturnedMessages
 from svcframe.messaging.drivers.kombu.upkeep import PublisherUpkeep
 
@@ -41,11 +42,6 @@ COLLECT_AT = 64
 # connection but a message the broker (or the transport) will not take:
 # after this many attempts, with backoff between them, it is given up.
 FRESH_CONNECTION_ATTEMPTS = 3
-
-# kombu's virtual channels add keys to the properties they are given:
-# every publish gets its own copy, or one embedded publish breaks every
-# later RabbitMQ publish of the process ("multiple values for 'priority'").
-_PROPERTIES = {"delivery_mode": 2}
 
 
 class _Message(amqp.Message):
@@ -225,13 +221,7 @@ class Publisher:
 
     def _send_locked(self, outgoing):
         channel = self._channel
-        exchange = outgoing.exchange
-        if not isinstance(exchange, str) and exchange.name not in self._declared:
-            exchange(channel).declare()
-            self._declared.add(exchange.name)
-        properties = dict(_PROPERTIES)
-        if outgoing.expiration is not None:
-            properties["expiration"] = str(int(outgoing.expiration * 1000))
+        declare_exchange(channel, outgoing.exchange, self._declared)
         if isinstance(channel, amqp.Channel):
             message = _Message(
                 outgoing.body,
@@ -239,7 +229,7 @@ class Publisher:
                 content_type="application/json",
                 content_encoding="utf-8",
                 application_headers={},
-                **properties,
+                **outgoing.properties(),
             )
             # basic.publish framed directly: py-amqp's basic_publish first
             # tries a non-blocking read on every publish (for the
@@ -254,11 +244,8 @@ class Publisher:
                 message,
             )
         else:
-            message = channel.prepare_message(
-                outgoing.body, 0, "application/json", "utf-8", {}, properties
-            )
             channel.basic_publish(
-                message,
+                outgoing.prepare(channel),
                 exchange=outgoing.exchange_name,
                 routing_key=outgoing.routing_key,
                 mandatory=outgoing.mandatory,

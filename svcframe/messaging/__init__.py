@@ -13,7 +13,7 @@ imports no broker library.
 """
 
 from svcframe.masking import mask_password
-from svcframe.messaging import exceptions, notify, rpc, serializer
+from svcframe.messaging import exceptions, notify, rpc, serializer, transport
 from svcframe.messaging._utils import version_is_compatible
 from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
@@ -25,7 +25,7 @@ from svcframe.messaging.dispatcher import (
     expose,
 )
 
-# Every exception and every notification name, as oslo_messaging's face.
+# Every exception, notification and transport name, as oslo_messaging's face.
 from svcframe.messaging.exceptions import *  # noqa: F403
 from svcframe.messaging.notify import *  # noqa: F403
 from svcframe.messaging.serializer import (
@@ -35,29 +35,10 @@ from svcframe.messaging.serializer import (
 )
 from svcframe.messaging.server import MessageHandlingServer, RPCServer, get_rpc_server
 from svcframe.messaging.target import Target
-from svcframe.messaging.transport import (
-    NotificationTransport,
-    RPCTransport,
-    Transport,
-    TransportHost,
-    TransportOptions,
-    TransportURL,
-    get_rpc_transport,
-    get_transport,
-    set_transport_defaults,
-)
+from svcframe.messaging.transport import *  # noqa: F403
 
 __all__ = [
     "Target",
-    "Transport",
-    "RPCTransport",
-    "NotificationTransport",
-    "TransportHost",
-    "TransportOptions",
-    "TransportURL",
-    "get_rpc_transport",
-    "get_transport",
-    "set_transport_defaults",
     "mask_password",
     "RPCClient",
     "get_rpc_client",
@@ -79,6 +60,8 @@ __all__ = [
     "RequestContextSerializer",  # noqa: F405 - given by __getattr__
     *notify.__all__,
     *exceptions.__all__,
+    # transport's own names for two exceptions are listed once, above.
+    *(name for name in transport.__all__ if name not in exceptions.__all__),
 ]
 
 

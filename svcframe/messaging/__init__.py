@@ -14,8 +14,8 @@ imports no broker library.
 
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions, notify, rpc, serializer, transport
+from svcframe.messaging._client import RPCClient, get_rpc_client
 from svcframe.messaging._utils import version_is_compatible
-from svcframe.messaging.client import RPCClient, get_rpc_client
 from svcframe.messaging.dispatcher import (
     DefaultRPCAccessPolicy,
     ExplicitRPCAccessPolicy,

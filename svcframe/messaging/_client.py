@@ -2,7 +2,8 @@
 
 import time
 
-from svcframe.messaging import _utils, exceptions, tracking
+from svcframe.messaging import _tracking as tracking
+from svcframe.messaging import _utils, exceptions
 from svcframe.messaging.serializer import NoOpSerializer
 
 __all__ = ["RPCClient", "get_rpc_client"]

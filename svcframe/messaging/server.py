@@ -13,7 +13,8 @@ import threading
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.messaging import _utils, exceptions, tracking
+from svcframe.messaging import _tracking as tracking
+from svcframe.messaging import _utils, exceptions
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.dispatcher import RPCDispatcher
 

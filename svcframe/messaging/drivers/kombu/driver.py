@@ -16,7 +16,8 @@ import threading
 import time
 import uuid
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 from svcframe.messaging.drivers.kombu.listener import KombuListener

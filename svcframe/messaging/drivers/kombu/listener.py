@@ -24,7 +24,8 @@ import amqp
 import kombu
 
 from svcframe import metrics
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu import payload as kombu_payload

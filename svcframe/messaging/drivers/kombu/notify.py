@@ -20,7 +20,7 @@ import threading
 
 import kombu
 
-from svcframe.messaging import wire
+from svcframe.messaging import _wire as wire
 from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connect
 from svcframe.messaging.drivers.kombu.outgoing import Outgoing
 

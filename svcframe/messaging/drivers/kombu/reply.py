@@ -21,7 +21,8 @@ import time
 import amqp
 import kombu
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu import payload as kombu_payload
 from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connection_errors
 

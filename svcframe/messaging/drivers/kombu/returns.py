@@ -19,7 +19,8 @@ import collections
 import logging
 import time
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging._ratelimit import shorten
 from svcframe.messaging.drivers.base import no_server_listening
 from svcframe.messaging.drivers.kombu.outgoing import Outgoing

@@ -7,7 +7,8 @@ import zlib
 
 import pytest
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging.drivers import base
 from svcframe.messaging.drivers.kombu import payload as kombu_payload
 from svcframe.messaging.drivers.kombu.listener import _consumer_shares

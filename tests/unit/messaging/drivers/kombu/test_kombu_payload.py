@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from svcframe.messaging import wire
+from svcframe.messaging import _wire as wire
 from svcframe.messaging.drivers.kombu import payload
 
 

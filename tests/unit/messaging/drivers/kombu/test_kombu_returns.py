@@ -6,7 +6,8 @@ import types
 import kombu
 import pytest
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu import returns
 from svcframe.messaging.drivers.kombu.returns import ReturnedMessages
 

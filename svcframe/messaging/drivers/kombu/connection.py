@@ -21,12 +21,19 @@ import time
 
 import amqp
 import amqp.exceptions
+import kombu
 
 from svcframe import metrics
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
-__all__ = ["ReconnectBackoff", "connect", "ConsumerThread", "connection_errors"]
+__all__ = [
+    "ReconnectBackoff",
+    "connect",
+    "ConsumerThread",
+    "connection_errors",
+    "start_kombu_consumers",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -160,6 +167,28 @@ def _drain_events(conn):
     return conn.drain_events
 
 
+def start_kombu_consumers(driver, channel, queues, on_message, **callbacks):
+    """A declared, consuming kombu Consumer per queue, whose messages are acked by hand.
+
+    For the transports that deliver kombu Messages (embedded, fake); a
+    RabbitMQ channel is consumed without kombu's Message instead.
+    """
+    consumers = []
+    for queue in queues:
+        consumer = kombu.Consumer(
+            channel,
+            queues=[queue],
+            on_message=on_message,
+            no_ack=False,
+            **callbacks,
+            **driver.consumer_options(),
+        )
+        consumer.declare()
+        consumer.consume()
+        consumers.append(consumer)
+    return consumers
+
+
 def _close_quietly(conn):
     try:
         conn.close()
@@ -211,6 +240,18 @@ class ConsumerThread(threading.Thread):
 
     def drain_timeout(self):
         return self.driver.drain_timeout
+
+    def start_and_wait(self, timeout):
+        """Start the thread and wait until it consumes: False if it does not in time.
+
+        Raises what stopped it from starting (the broker unreachable, a
+        refused declare), for the caller to say.
+        """
+        self.start()
+        self.ready.wait(timeout)
+        if self.failed is not None:
+            raise self.failed
+        return self.ready.is_set()
 
     def interrupt(self):
         """End a drain blocked in the thread, where the transport can (embedded, fake).

@@ -1,8 +1,10 @@
-"""RequestContext: who is asking, carried with every RPC message."""
+"""RequestContext: who is asking, carried with every RPC message, and its serializer."""
 
 import uuid
 
-__all__ = ["RequestContext", "get_admin_context"]
+from svcframe.messaging.serializer import Serializer
+
+__all__ = ["RequestContext", "RequestContextSerializer", "get_admin_context"]
 
 # Keys a transport adds to the context it hands to a server; they describe
 # this delivery, so they are kept off the wire when the context is passed on.
@@ -96,3 +98,28 @@ class RequestContext:
 def get_admin_context(read_deleted="no"):
     """A context with admin rights and no user, for the service's own work."""
     return RequestContext(is_admin=True, read_deleted=read_deleted)
+
+
+class RequestContextSerializer(Serializer):
+    """Carries RequestContext over RPC; entities go through ``base`` if given."""
+
+    def __init__(self, base=None):
+        self._base = base
+
+    def serialize_entity(self, ctxt, entity):
+        if self._base is None:
+            return entity
+        return self._base.serialize_entity(ctxt, entity)
+
+    def deserialize_entity(self, ctxt, entity):
+        if self._base is None:
+            return entity
+        return self._base.deserialize_entity(ctxt, entity)
+
+    def serialize_context(self, ctxt):
+        if isinstance(ctxt, dict):
+            return ctxt
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt):
+        return RequestContext.from_dict(ctxt)

@@ -20,7 +20,7 @@ import threading
 import traceback
 
 from svcframe.masking import mask_password
-from svcframe.messaging import tracking
+from svcframe.messaging import _tracking as tracking
 
 __all__ = ["SIGNAL", "build", "forward", "install", "write"]
 
@@ -92,7 +92,7 @@ def _requests():
 
 
 def _connections():
-    module = sys.modules.get("svcframe.messaging.drivers.kombu_connection")
+    module = sys.modules.get("svcframe.messaging.drivers.kombu.connection")
     if module is None:
         return []
     lines = []

@@ -1,8 +1,12 @@
-"""Version arithmetic shared by the client (version caps) and the dispatcher."""
+"""What several messaging modules share: version arithmetic and plugin loading.
+
+The client (version caps) and the dispatcher compare versions; the
+transport (drivers) and the server (executors) load plugins.
+"""
 
 import functools
 
-__all__ = ["parse_version", "version_is_compatible"]
+__all__ = ["parse_version", "raise_load_failure", "version_is_compatible"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -41,3 +45,12 @@ def version_is_compatible(imp_version, version):
     if req[0] != imp[0] or req[1] > imp[1]:
         return False
     return not (req[1] == imp[1] and req[2] > imp[2])
+
+
+def raise_load_failure(manager, entrypoint, exc):
+    """stevedore's on_load_failure_callback: raise what loading the plugin raised.
+
+    stevedore logs a plugin that fails to import and goes on without it;
+    the caller wants the reason, to say it in its own error.
+    """
+    raise exc

@@ -2,9 +2,7 @@
 
 import abc
 
-from svcframe.context import RequestContext
-
-__all__ = ["Serializer", "NoOpSerializer", "JsonPayloadSerializer", "RequestContextSerializer"]
+__all__ = ["Serializer", "NoOpSerializer", "JsonPayloadSerializer"]
 
 
 class Serializer(abc.ABC):
@@ -62,26 +60,11 @@ class JsonPayloadSerializer(NoOpSerializer):
         return jsonutils.to_primitive(entity, convert_instances=True)
 
 
-class RequestContextSerializer(Serializer):
-    """Carries svcframe.context.RequestContext; entities go through ``base`` if given."""
+def __getattr__(name):
+    # oslo_messaging.serializer's name for it; the class lives beside the
+    # context it carries, and svcframe.context imports this module.
+    if name == "RequestContextSerializer":
+        from svcframe.context import RequestContextSerializer
 
-    def __init__(self, base=None):
-        self._base = base
-
-    def serialize_entity(self, ctxt, entity):
-        if self._base is None:
-            return entity
-        return self._base.serialize_entity(ctxt, entity)
-
-    def deserialize_entity(self, ctxt, entity):
-        if self._base is None:
-            return entity
-        return self._base.deserialize_entity(ctxt, entity)
-
-    def serialize_context(self, ctxt):
-        if isinstance(ctxt, dict):
-            return ctxt
-        return ctxt.to_dict()
-
-    def deserialize_context(self, ctxt):
-        return RequestContext.from_dict(ctxt)
+        return RequestContextSerializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,8 @@ import threading
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.messaging import exceptions, tracking
+from svcframe.messaging import _tracking as tracking
+from svcframe.messaging import _utils, exceptions
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
 from svcframe.messaging.dispatcher import RPCDispatcher
 
@@ -59,14 +60,10 @@ class _Work:
         self.incoming = incoming
 
 
-def _raise_load_failure(manager, entrypoint, exc):
-    raise exc
-
-
 def _load_executor(name):
     try:
         manager = stevedore_driver.DriverManager(
-            EXECUTOR_NAMESPACE, name, on_load_failure_callback=_raise_load_failure
+            EXECUTOR_NAMESPACE, name, on_load_failure_callback=_utils.raise_load_failure
         )
     except Exception as exc:
         raise exceptions.ExecutorLoadFailure(f"Cannot load executor {name!r}: {exc}") from exc

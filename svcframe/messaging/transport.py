@@ -7,8 +7,8 @@ from urllib import parse
 
 from stevedore import driver as stevedore_driver
 
-from svcframe.masking import MASK, mask_password, mask_url
-from svcframe.messaging import exceptions
+from svcframe import masking
+from svcframe.messaging import _utils, exceptions
 
 __all__ = [
     "DriverLoadFailure",
@@ -22,7 +22,6 @@ __all__ = [
     "get_rpc_transport",
     "get_transport",
     "set_transport_defaults",
-    "mask_password",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class TransportHost:
         if self.username is not None:
             attrs.append(f"username={self.username!r}")
         if self.password is not None:
-            attrs.append(f"password={MASK!r}")
+            attrs.append(f"password={masking.MASK!r}")
         return f"<TransportHost {', '.join(attrs)}>"
 
 
@@ -137,7 +136,7 @@ class TransportURL:
             raise exceptions.InvalidTransportURL(
                 url, f"A transport URL must be a string, not {type(url).__name__}"
             )
-        masked = mask_url(url)
+        masked = masking.mask_url(url)
         try:
             parts = parse.urlsplit(url)
         except ValueError as exc:
@@ -238,7 +237,7 @@ class TransportURL:
                 if host.username is not None:
                     netloc += parse.quote(host.username, "")
                 if host.password is not None:
-                    netloc += ":" + MASK
+                    netloc += ":" + masking.MASK
                 netloc += "@"
             if host.hostname:
                 netloc += f"[{host.hostname}]" if ":" in host.hostname else host.hostname
@@ -383,10 +382,6 @@ def _available_schemes():
     return sorted({ep.name for ep in importlib.metadata.entry_points(group=DRIVER_NAMESPACE)})
 
 
-def _raise_load_failure(manager, entrypoint, exc):
-    raise exc
-
-
 def get_rpc_transport(conf, url=None, allowed_remote_exmods=None, transport_cls=RPCTransport):
     """A Transport for ``url`` (default ``[DEFAULT] transport_url``; unset: embedded).
 
@@ -426,7 +421,7 @@ def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
                 "default_exchange": conf.control_exchange,
                 "allowed_remote_exmods": allowed_remote_exmods,
             },
-            on_load_failure_callback=_raise_load_failure,
+            on_load_failure_callback=_utils.raise_load_failure,
         )
     except exceptions.MessagingException:
         raise
@@ -438,5 +433,5 @@ def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
             )
         else:
             msg = f"Cannot load the {scheme!r} transport driver for {parsed}: {exc}"
-        raise exceptions.DriverLoadFailure(mask_password(msg)) from None
+        raise exceptions.DriverLoadFailure(masking.mask_password(msg)) from None
     return transport_cls(manager.driver)

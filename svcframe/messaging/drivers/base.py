@@ -11,7 +11,7 @@ import collections
 import logging
 import os
 
-__all__ = ["Driver", "Listener", "IncomingMessage", "DuplicateFilter"]
+__all__ = ["Driver", "Listener", "IncomingMessage", "DuplicateFilter", "no_server_listening"]
 
 LOG = logging.getLogger(__name__)
 
@@ -82,6 +82,11 @@ class Driver(abc.ABC):
             self.pid = os.getpid()
             return True
         return False
+
+
+def no_server_listening(routing_key, exchange, where):
+    """What a driver says when no server takes a call: its address, then ``where`` it looked."""
+    return f"No server is listening on {routing_key!r} (exchange {exchange!r}) {where}"
 
 
 class Listener(abc.ABC):

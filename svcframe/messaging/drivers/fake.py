@@ -22,9 +22,12 @@ import kombu
 from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 
-from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.brokerless import (
+    BrokerlessChannel,
+    BrokerlessDriver,
+    BrokerlessTransport,
+)
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 
 __all__ = ["FakeDriver"]
 
@@ -85,16 +88,16 @@ def _copy(message):
     return dict(message, properties=properties)
 
 
-class _Channel(virtual.Channel):
-    supports_fanout = True
-    body_encoding = None
-
+class _Channel(BrokerlessChannel):
     def __init__(self, connection, **kwargs):
         super().__init__(connection, **kwargs)
         self.broker = connection.broker
         self._unacked = {}  # delivery tag -> (queue, payload)
         self._tags = itertools.count(1)
         self._consumed = collections.Counter()
+
+    def location(self):
+        return f"fake transport, virtual host {self.broker.name!r}"
 
     # -- queues -------------------------------------------------------------
 
@@ -112,10 +115,6 @@ class _Channel(virtual.Channel):
 
     def _delete(self, queue, *args, **kwargs):
         self.broker.delete(queue)
-
-    def queue_delete(self, queue, if_unused=False, if_empty=False, **kwargs):
-        super().queue_delete(queue, if_unused=if_unused, if_empty=if_empty, **kwargs)
-        self._delete(queue)
 
     def _purge(self, queue):
         with self.broker.cond:
@@ -142,19 +141,10 @@ class _Channel(virtual.Channel):
             return 1
         queues = self._lookup(exchange, routing_key)
         if expiration and not any(self.broker.consumers[q] for q in queues):
-            raise exceptions.UnroutableCall(
-                f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                f"on the fake transport, virtual host {self.broker.name!r}"
-            )
+            raise self.unroutable_call(routing_key, exchange)
         delivered = sum(1 for q in queues if self.broker.put(q, _copy(message)))
         if not delivered and mandatory:
-            LOG.warning(
-                "A message to %r (exchange %r) was dropped: no queue is bound to it "
-                "(fake transport, virtual host %r)",
-                routing_key,
-                exchange,
-                self.broker.name,
-            )
+            self.dropped_unbound(routing_key, exchange)
         return delivered  # how many queues got it (0: what RabbitMQ returns)
 
     def _put(self, queue, message, **kwargs):
@@ -163,9 +153,6 @@ class _Channel(virtual.Channel):
     def _put_fanout(self, exchange, message, routing_key, **kwargs):
         for queue in self._lookup(exchange, routing_key):
             self._put(queue, message)
-
-    def _next_delivery_tag(self):
-        return 0  # replaced by a per-channel counter when the message is received
 
     # -- consuming ----------------------------------------------------------
 
@@ -217,31 +204,25 @@ class _Channel(virtual.Channel):
             queue, payload = entry
             self.broker.put(queue, payload, front=True)
 
-    def _restore_at_beginning(self, message):
-        self._restore(message)
-
-    def close(self):
+    def _forget_consumers(self):
         for tag in list(self._consumed):
             self.basic_cancel(tag)
-        super().close()
+
+    def _release_unacked(self):
         for queue, payload in reversed(list(self._unacked.values())):
             self.broker.put(queue, payload, front=True)
         self._unacked.clear()
 
 
-class _Transport(virtual.Transport):
+class _Transport(BrokerlessTransport):
     Channel = _Channel
     driver_type = "fake"
     driver_name = "fake"
-    implements = virtual.Transport.implements.extend(
-        asynchronous=False, exchange_type=frozenset(["direct", "topic", "fanout"])
-    )
 
     def __init__(self, client, **kwargs):
         super().__init__(client, **kwargs)
         self.broker = _get_broker(client.transport_options["virtual_host"])
         self.state = self.broker.state
-        self.exclusive_queues = set()
         self._interrupted = False
 
     def drain_events(self, connection, timeout=None):
@@ -270,21 +251,12 @@ class _Transport(virtual.Transport):
             self._interrupted = True
             self.broker.cond.notify_all()
 
-    def close_connection(self, connection):
-        try:
-            super().close_connection(connection)
-        finally:
-            for queue in self.exclusive_queues:
-                self.broker.delete(queue)
-            self.exclusive_queues.clear()
+    def delete_queue(self, queue):
+        self.broker.delete(queue)
 
 
-class FakeDriver(KombuDriver):
+class FakeDriver(BrokerlessDriver):
     """An in-process transport driver (``fake://``): the kombu driver over memory queues."""
-
-    supports_confirms = False
-    drain_timeout = 5.0
-    interruptible = True
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
@@ -297,21 +269,4 @@ class FakeDriver(KombuDriver):
         )
 
     def new_backoff(self):
-        return Backoff(0.05, 0.1, 1.0)
-
-    def topic_exchange(self, name):
-        return kombu.Exchange(name, type="topic", durable=False)
-
-    def fanout_exchange(self, topic):
-        return kombu.Exchange(f"{topic}_fanout", type="fanout", durable=False)
-
-    def topic_queue(self, name, exchange, routing_key=None):
-        return kombu.Queue(name, exchange, routing_key=routing_key or name, durable=False)
-
-    def fanout_queue(self, name, topic):
-        return kombu.Queue(
-            name, self.fanout_exchange(topic), routing_key=topic, durable=False, exclusive=True
-        )
-
-    def reply_queue(self, name):
-        return kombu.Queue(name, routing_key="", durable=False, exclusive=True)
+        return ReconnectBackoff(0.05, 0.1, 1.0)

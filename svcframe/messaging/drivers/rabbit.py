@@ -14,8 +14,8 @@ import uuid
 import kombu
 
 from svcframe.conf import rabbit as rabbit_conf
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
+from svcframe.messaging.drivers.kombu.driver import KombuDriver
 from svcframe.messaging.drivers.rabbit_tls import BrokerConnection, ssl_options
 
 __all__ = ["RabbitDriver", "rabbit_options"]
@@ -99,7 +99,7 @@ class RabbitDriver(KombuDriver):
 
     def new_backoff(self):
         opts = self.opts
-        return Backoff(
+        return ReconnectBackoff(
             opts.rabbit_retry_interval,
             opts.rabbit_retry_backoff,
             opts.rabbit_interval_max,

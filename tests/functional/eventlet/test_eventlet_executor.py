@@ -88,6 +88,6 @@ def test_eventlet_executor_without_monkey_patching_serves_on_native_threads():
 
 
 def test_green_server_sends_call_monitor_heartbeats(native_client):
-    # Without heartbeats from the green watchdog the call would fail after 2 s.
+    # Without the green call-monitor heartbeats the call would fail after 2 s.
     monitored = native_client.prepare(call_monitor_timeout=2, timeout=15)
     assert monitored.call({}, "nap", seconds=3) == 3

@@ -250,7 +250,7 @@ def test_a_server_that_loses_its_connection_consumes_again_at_once(rpc, topic, c
     assert client.call({}, "echo", value=0) == 0
     consumer = server._listener._thread
     old = consumer.conn
-    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_connection"):
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu.connection"):
         # What a broker restart looks like from the server: its socket closes.
         old.connection.transport.sock.shutdown(socket.SHUT_RDWR)
         lost_at = time.monotonic()

@@ -20,12 +20,14 @@ from conftest import (
 from rpc_endpoints import Recorder as Echo
 
 from svcframe import messaging
-from svcframe.messaging.drivers import kombu_listener, kombu_payload, kombu_publisher
+from svcframe.messaging.drivers.kombu import listener as kombu_listener
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu import returns as kombu_returns
 from svcframe.testing import wait_until
 
 pytestmark = [pytest.mark.rabbit]
 
-LISTENER_LOG = "svcframe.messaging.drivers.kombu_listener"
+LISTENER_LOG = "svcframe.messaging.drivers.kombu.listener"
 
 
 @pytest.fixture(autouse=True)
@@ -164,20 +166,20 @@ def test_replies_to_a_missing_queue_are_retried_a_bounded_number_of_times(
 
     publisher._send_locked = counting_send
     missing = [f"reply_{uuid.uuid4().hex}" for _ in range(5)]
-    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_publisher"):
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu.returns"):
         for name in missing:
             for _ in range(4):
                 inner = raw_request("echo", {"value": 1}, uuid.uuid4().hex, name)
                 rabbit_admin.publish(topic, envelope(inner))
         wait_until(
-            lambda: all(publisher._reply_queue_obsolete(name) for name in missing),
+            lambda: all(publisher.returns.reply_queue_obsolete(name) for name in missing),
             20,
             message="every missing reply queue given up",
         )
         time.sleep(1)
     per_queue = {name: sent.count(name) for name in missing}
     print(f"replies sent per missing queue: {per_queue}")
-    assert all(count <= 4 + kombu_publisher.REPLY_RETRIES_PER_QUEUE for count in per_queue.values())
+    assert all(count <= 4 + kombu_returns.REPLY_RETRIES_PER_QUEUE for count in per_queue.values())
     # Later replies to a queue known to be gone are not even sent.
     inner = raw_request("echo", {"value": 1}, uuid.uuid4().hex, missing[0])
     before = sent.count(missing[0])
@@ -191,10 +193,10 @@ def test_the_obsolete_reply_queue_cache_keeps_the_latest_200(rpc):
     publisher = rpc.transport()._driver._get_publisher()
     now = time.monotonic()
     for n in range(1000):
-        publisher._mark_reply_queue_obsolete(f"reply_{n}", now)
-    assert len(publisher._obsolete_reply_queues) == kombu_publisher.OBSOLETE_REPLY_QUEUES
-    assert publisher._reply_queue_obsolete("reply_999")
-    assert not publisher._reply_queue_obsolete("reply_0")
+        publisher.returns.mark_reply_queue_obsolete(f"reply_{n}", now)
+    assert len(publisher.returns._obsolete_reply_queues) == kombu_returns.OBSOLETE_REPLY_QUEUES
+    assert publisher.returns.reply_queue_obsolete("reply_999")
+    assert not publisher.returns.reply_queue_obsolete("reply_0")
 
 
 def test_a_message_the_broker_cannot_take_fails_once_without_a_reconnect_loop(rpc, topic, caplog):
@@ -282,7 +284,7 @@ def test_hostile_replies_do_not_stop_a_client(rpc, topic, rabbit_admin, caplog):
     client = rpc.client(rpc.transport(), topic, timeout=10)
     assert client.call({}, "echo", value=0) == 0
     reply_q = client.transport._driver._reply_waiter.queue_name
-    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_reply"):
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu.reply"):
         rabbit_admin.publish(reply_q, b"{}", exchange="", headers={"compression": "x/garbage"})
         rabbit_admin.publish(reply_q, zlib_bomb(), exchange="", headers={"compression": "zlib"})
         rabbit_admin.publish(reply_q, "[" * 100_000, exchange="")

@@ -27,7 +27,7 @@ def test_a_cast_returned_just_after_a_reconnect_reaches_its_server_once_it_is_ba
     assert client_transport._driver._get_publisher().flush(timeout=5)
     force_reconnect(client_transport)
 
-    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_publisher"):
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu.returns"):
         client.cast({}, "record", value=1)  # returned: no queue until the server starts
         recorder = Recorder("late")
         started = threading.Timer(1.0, rpc.server, (rpc.transport(), topic, [recorder]))
@@ -41,7 +41,7 @@ def test_a_cast_returned_just_after_a_reconnect_reaches_its_server_once_it_is_ba
 def test_a_cast_nobody_can_receive_is_dropped_with_a_warning(rpc, topic, caplog):
     transport = rpc.transport()
     client = rpc.client(transport, topic)
-    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu_publisher"):
+    with caplog.at_level(logging.WARNING, logger="svcframe.messaging.drivers.kombu.returns"):
         client.cast({}, "record", value=1)
         # The return comes before the confirm: once confirmed, it has been handled.
         assert transport._driver._get_publisher().flush(timeout=5)
@@ -58,7 +58,7 @@ def test_a_call_returned_just_after_a_reconnect_waits_for_its_server(rpc, topic,
 
     recorder = Recorder("late")
     started = threading.Timer(1.5, rpc.server, (rpc.transport(), topic, [recorder]))
-    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu_publisher"):
+    with caplog.at_level(logging.INFO, logger="svcframe.messaging.drivers.kombu.returns"):
         started.start()
         # Returned (no queue yet) and held back instead of MessageDeliveryFailure.
         assert client.call({}, "echo", value="held") == "held"

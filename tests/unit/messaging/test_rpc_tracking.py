@@ -8,7 +8,7 @@ import threading
 
 from svcframe import messaging
 from svcframe.context import RequestContext
-from svcframe.messaging import tracking
+from svcframe.messaging import _tracking as tracking
 from svcframe.testing import wait_until
 
 

@@ -9,7 +9,8 @@ import pytest
 from kombu.utils import json as kombu_json
 from oslo_messaging._drivers import common as oslo_common
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 
 THIS_MODULE = __name__
 

@@ -5,8 +5,8 @@ from oslo_config import cfg
 from oslo_messaging import transport as oslo_transport
 
 from svcframe import messaging
-from svcframe.messaging import exceptions
-from svcframe.messaging.transport import TransportHost, TransportURL, mask_password
+from svcframe.messaging import exceptions, mask_password
+from svcframe.messaging.transport import TransportHost, TransportURL
 
 H = TransportHost
 

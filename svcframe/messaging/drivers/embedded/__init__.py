@@ -17,21 +17,16 @@ import kombu
 
 from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
+from svcframe.messaging.drivers.brokerless import BrokerlessDriver
 from svcframe.messaging.drivers.embedded.channel import Transport
 from svcframe.messaging.drivers.embedded.publisher import ThreadLocalPublisher
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_driver import KombuDriver
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
 
 __all__ = ["EmbeddedDriver"]
 
 
-class EmbeddedDriver(KombuDriver):
+class EmbeddedDriver(BrokerlessDriver):
     """Broker-less transport for one host (``embedded://`` or no transport_url)."""
-
-    supports_confirms = False
-    # Consumers sleep until a message arrives or they are stopped (interrupt).
-    drain_timeout = 5.0
-    interruptible = True
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         messaging_conf.register_opts(conf)
@@ -42,7 +37,6 @@ class EmbeddedDriver(KombuDriver):
         self.data_dir = statedir.ensure_private_dir(os.path.expanduser(data_dir))
         self.safe_url = f"embedded://{self.data_dir}"
         self.polling_interval = conf.embedded.polling_interval
-        self._exchanges = {}  # built once per name, not per send
 
     def make_connection(self):
         return kombu.Connection(
@@ -57,29 +51,4 @@ class EmbeddedDriver(KombuDriver):
         return ThreadLocalPublisher(self)
 
     def new_backoff(self):
-        return Backoff(0.1, 0.5, 2.0)
-
-    def topic_exchange(self, name):
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = self._exchanges[name] = kombu.Exchange(name, type="topic", durable=False)
-        return exchange
-
-    def fanout_exchange(self, topic):
-        name = f"{topic}_fanout"
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = self._exchanges[name] = kombu.Exchange(name, type="fanout", durable=False)
-        return exchange
-
-    def topic_queue(self, name, exchange, routing_key=None):
-        return kombu.Queue(name, exchange, routing_key=routing_key or name, durable=False)
-
-    def fanout_queue(self, name, topic):
-        # Exclusive: it belongs to this process and goes when it does.
-        return kombu.Queue(
-            name, self.fanout_exchange(topic), routing_key=topic, durable=False, exclusive=True
-        )
-
-    def reply_queue(self, name):
-        return kombu.Queue(name, routing_key="", durable=False, exclusive=True)
+        return ReconnectBackoff(0.1, 0.5, 2.0)

@@ -25,11 +25,11 @@ import logging
 import os
 import time
 
-from kombu.transport import virtual
 from kombu.transport.virtual import Empty
 
 from svcframe import statedir
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.brokerless import BrokerlessChannel, BrokerlessTransport
 from svcframe.messaging.drivers.embedded import store as store_module
 from svcframe.messaging.drivers.embedded.wakeup import DirectoryGone, new_wakeup
 
@@ -40,10 +40,8 @@ LOG = logging.getLogger(__name__)
 SWEEP_INTERVAL = 10.0
 
 
-class Channel(virtual.Channel):
-    supports_fanout = True
-    # Bodies are JSON text already: no base64 round trip.
-    body_encoding = None
+class Channel(BrokerlessChannel):
+    unroutable_hint = ": is the service running with the same state_path?"
 
     def __init__(self, connection, **kwargs):
         super().__init__(connection, **kwargs)
@@ -54,6 +52,9 @@ class Channel(virtual.Channel):
         self._markers = {}  # consumer tag -> consumer marker file
         self._tables = {}  # exchange -> ((inode, mtime, size), table)
         self._tags = itertools.count(1)
+
+    def location(self):
+        return f"embedded transport, data directory {self.store.data_dir}"
 
     # -- exchanges and bindings --------------------------------------------
 
@@ -142,10 +143,6 @@ class Channel(virtual.Channel):
         self.store.delete(queue)
         self._ready.pop(queue, None)
 
-    def queue_delete(self, queue, if_unused=False, if_empty=False, **kwargs):
-        super().queue_delete(queue, if_unused=if_unused, if_empty=if_empty, **kwargs)
-        self._delete(queue)
-
     def _purge(self, queue):
         names = self.store.list_ready(queue)
         for name in names:
@@ -180,22 +177,12 @@ class Channel(virtual.Channel):
                 return 1
             queues = self._route(exchange, routing_key)
             if expiration and not any(self.store.has_consumer(q) for q in queues):
-                raise exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                    f"on the embedded transport, data directory {self.store.data_dir}: "
-                    "is the service running with the same state_path?"
-                )
+                raise self.unroutable_call(routing_key, exchange)
             delivered = sum(1 for q in queues if self._put_live(q, message, exchange))
         except (store_module.InvalidQueueName, store_module.StoreFull) as exc:
             raise exceptions.MessageDeliveryFailure(str(exc)) from None
         if not delivered and mandatory:
-            LOG.warning(
-                "A message to %r (exchange %r) was dropped: no queue is bound to it "
-                "(embedded transport, data directory %s)",
-                routing_key,
-                exchange,
-                self.store.data_dir,
-            )
+            self.dropped_unbound(routing_key, exchange)
         return delivered  # how many queues got it (0: what RabbitMQ returns)
 
     def _route(self, exchange, routing_key):
@@ -216,9 +203,6 @@ class Channel(virtual.Channel):
 
     def _put(self, queue, message, **kwargs):
         self._put_live(queue, message)
-
-    def _next_delivery_tag(self):
-        return 0  # replaced by a per-channel counter when the message is received
 
     # -- consuming ----------------------------------------------------------
 
@@ -303,33 +287,26 @@ class Channel(virtual.Channel):
         if claimed is not None:
             self.store.release(claimed)
 
-    def _restore_at_beginning(self, message):
-        self._restore(message)
-
-    def close(self):
+    def _forget_consumers(self):
         for tag in list(self._markers):
             store_module._unlink_quietly(self._markers.pop(tag))
-        super().close()
-        # Whatever was claimed and never acked goes back to its queue.
+
+    def _release_unacked(self):
         for claimed in self._claimed.values():
             self.store.release(claimed)
         self._claimed.clear()
 
 
-class Transport(virtual.Transport):
+class Transport(BrokerlessTransport):
     Channel = Channel
     driver_type = "embedded"
     driver_name = "embedded"
-    implements = virtual.Transport.implements.extend(
-        asynchronous=False, exchange_type=frozenset(["direct", "topic", "fanout"])
-    )
 
     def __init__(self, client, **kwargs):
         super().__init__(client, **kwargs)
         options = client.transport_options
         self.store = store_module.QueueStore(options["data_dir"])
         self.polling_interval = options.get("polling_interval", 0.01)
-        self.exclusive_queues = set()
         self._wakeup = None
         self._next_sweep = 0.0
 
@@ -374,14 +351,13 @@ class Transport(virtual.Transport):
         if wakeup is not None:
             wakeup.interrupt()
 
+    def delete_queue(self, queue):
+        self.store.delete(queue)
+
     def close_connection(self, connection):
         try:
             super().close_connection(connection)
         finally:
-            # Exclusive queues live as long as the connection that declared them.
-            for queue in self.exclusive_queues:
-                self.store.delete(queue)
-            self.exclusive_queues.clear()
             if self._wakeup is not None:
                 self._wakeup.close()
                 self._wakeup = None

@@ -13,10 +13,9 @@ when ``publish`` returns, or it raised MessageDeliveryFailure.
 import threading
 
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.kombu.outgoing import declare_exchange
 
 __all__ = ["ThreadLocalPublisher"]
-
-_PROPERTIES = {"delivery_mode": 2}
 
 
 class ThreadLocalPublisher:
@@ -36,18 +35,9 @@ class ThreadLocalPublisher:
         channel = getattr(local, "channel", None)
         if channel is None:
             channel = self._open(local)
-        exchange = outgoing.exchange
-        if not isinstance(exchange, str) and exchange.name not in local.declared:
-            exchange(channel).declare()
-            local.declared.add(exchange.name)
-        properties = dict(_PROPERTIES)
-        if outgoing.expiration is not None:
-            properties["expiration"] = str(int(outgoing.expiration * 1000))
-        message = channel.prepare_message(
-            outgoing.body, 0, "application/json", "utf-8", {}, properties
-        )
+        declare_exchange(channel, outgoing.exchange, local.declared)
         delivered = channel.basic_publish(
-            message,
+            outgoing.prepare(channel),
             exchange=outgoing.exchange_name,
             routing_key=outgoing.routing_key,
             mandatory=outgoing.mandatory,

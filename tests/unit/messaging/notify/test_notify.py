@@ -8,8 +8,8 @@ import pytest
 from svcframe import messaging
 from svcframe.conf import notifications
 from svcframe.context import RequestContext
-from svcframe.messaging import wire
-from svcframe.messaging.drivers.kombu_notify import encode_notification
+from svcframe.messaging import _wire as wire
+from svcframe.messaging.drivers.kombu.notify import encode_notification
 from svcframe.messaging.notify.dispatcher import BatchNotificationDispatcher, NotificationDispatcher
 
 

@@ -7,9 +7,11 @@ import zlib
 
 import pytest
 
-from svcframe.messaging import exceptions, wire
-from svcframe.messaging.drivers import base, kombu_payload
-from svcframe.messaging.drivers.kombu_listener import _consumer_shares
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
+from svcframe.messaging.drivers import base
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu.listener import _consumer_shares
 
 
 def test_a_plain_json_body_is_returned_as_it_is():
@@ -151,7 +153,7 @@ def test_a_tiny_prefetch_still_gives_each_consumer_a_credit():
 def test_cached_message_headers_are_the_bytes_py_amqp_writes(expiration):
     import amqp
 
-    from svcframe.messaging.drivers.kombu_publisher import _Message
+    from svcframe.messaging.drivers.kombu.publisher import _Message
 
     properties = {"delivery_mode": 2}
     if expiration is not None:

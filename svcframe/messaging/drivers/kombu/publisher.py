@@ -7,10 +7,12 @@ on the lock cost less than a connection pool.  With publisher confirms
 ``basic.ack``; unconfirmed messages are kept until acked, re-sent after a
 reconnect, and at most ``CONFIRM_WINDOW`` may be outstanding.  That keeps
 the no-silent-loss guarantee without a round trip per message.
+
+What the broker returns goes to ``returns``; an ``upkeep`` thread reads
+confirms and sends heartbeats while nobody publishes.
 """
 
 import collections
-import json
 import logging
 import threading
 import time
@@ -19,40 +21,27 @@ import amqp
 
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
-from svcframe.messaging.drivers.kombu_connection import (
+from svcframe.messaging._ratelimit import shorten
+from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
     reconnect_backoff,
 )
+from svcframe.messaging.drivers.kombu.outgoing import declare_exchange
+from svcframe.messaging.drivers.kombu.returns import ReturnedMessages
+from svcframe.messaging.drivers.kombu.upkeep import PublisherUpkeep
 
-__all__ = ["Publisher", "Outgoing", "Settlement"]
+__all__ = ["Publisher"]
 
 LOG = logging.getLogger(__name__)
 
 CONFIRM_WINDOW = 2048
 # Outstanding confirms that make a publish read every pending ack at once.
 COLLECT_AT = 64
-# How long an idle publisher may leave acks and returns unread.
-IDLE_DRAIN_INTERVAL = 0.05
-REPLY_RETRY_INTERVAL = 0.25
-# Replies to a queue that does not exist: re-sent with growing delays, at
-# most this many times per queue (whatever the number of replies to it).
-REPLY_RETRY_MAX_INTERVAL = 5.0
-REPLY_RETRIES_PER_QUEUE = 20
-OBSOLETE_REPLY_QUEUE_TTL = 60.0
-# Reply queues known to be gone, as oslo.messaging's cache: the most recent ones.
-OBSOLETE_REPLY_QUEUES = 200
-# Messages waiting to be re-sent (returned replies and casts) at most.
-MAX_PENDING_RETRIES = 10000
 # A publish that fails again right after a fresh connection is not a lost
 # connection but a message the broker (or the transport) will not take:
 # after this many attempts, with backoff between them, it is given up.
 FRESH_CONNECTION_ATTEMPTS = 3
-
-# kombu's virtual channels add keys to the properties they are given:
-# every publish gets its own copy, or one embedded publish breaks every
-# later RabbitMQ publish of the process ("multiple values for 'priority'").
-_PROPERTIES = {"delivery_mode": 2}
 
 
 class _Message(amqp.Message):
@@ -81,52 +70,6 @@ _BASIC_PUBLISH = amqp.spec.Basic.Publish
 _BASIC_PUBLISH_ARGS = "Bssbb"
 
 
-class Outgoing:
-    """A message on its way to the broker, kept until the broker confirms it."""
-
-    __slots__ = (
-        "exchange",
-        "routing_key",
-        "body",
-        "mandatory",
-        "expiration",
-        "kind",
-        "msg_id",
-        "settled",
-    )
-
-    def __init__(
-        self, exchange, routing_key, body, mandatory, expiration, kind, msg_id=None, settled=None
-    ):
-        self.exchange = exchange  # a kombu Exchange, or '' for the default exchange
-        self.routing_key = routing_key
-        self.body = body
-        self.mandatory = mandatory
-        self.expiration = expiration
-        self.kind = kind  # 'call', 'cast', 'fanout' or 'reply'
-        self.msg_id = msg_id
-        # A Settlement when the sender waits for the broker's verdict
-        # (at-least-once casts); None for the usual fire-and-forget.
-        self.settled = settled
-
-    @property
-    def exchange_name(self):
-        return self.exchange if isinstance(self.exchange, str) else self.exchange.name
-
-
-class Settlement:
-    """The broker's verdict on one message: confirmed, or returned as unroutable."""
-
-    __slots__ = ("event", "returned")
-
-    def __init__(self):
-        self.event = threading.Event()
-        self.returned = None  # (exchange, routing_key, reason) when the broker returned it
-
-    def wait(self, timeout):
-        return self.event.wait(timeout)
-
-
 class Publisher:
     """Thread-safe publishing on one connection, with pipelined confirms and reconnects."""
 
@@ -142,23 +85,18 @@ class Publisher:
         self._next_tag = 1
         self._returned = []
         self._nacked = []
-        self._reply_retries = []  # (due, Outgoing): returned replies and casts to send again
-        self._reply_retry_started = {}
-        self._reply_queue_attempts = {}  # reply queue -> (first failure, attempts)
         self._connections = 0
-        self._reconnected_at = None
-        self._obsolete_reply_queues = collections.OrderedDict()
         self._closed = False
         self._wakeup = threading.Event()
-        self._maintenance = None
-        self._idle = True  # the upkeep thread waits for a heartbeat, not for acks
+        self.returns = ReturnedMessages(driver, on_undeliverable_call, wake=self._wakeup.set)
+        self._upkeep = None
         self._errors = ()
 
     # -- public -------------------------------------------------------------
 
     def publish(self, outgoing, retry=None, deadline=None):
         """Hand ``outgoing`` to the broker; MessageDeliveryFailure if it cannot be."""
-        if outgoing.kind == "reply" and self._reply_queue_obsolete(outgoing.routing_key):
+        if outgoing.kind == "reply" and self.returns.reply_queue_obsolete(outgoing.routing_key):
             LOG.debug("Dropped a reply to %s: its queue is gone", outgoing.routing_key)
             return
         # Another thread may hold the lock for as long as the broker is
@@ -175,16 +113,18 @@ class Publisher:
                 raise exceptions.MessageDeliveryFailure("the transport was closed")
             self._publish_locked(outgoing, retry, deadline)
             # py-amqp reads a pending frame (an ack, most often) before every
-            # publish; the upkeep thread reads the rest every
-            # IDLE_DRAIN_INTERVAL.  A full read here only once acks pile up
-            # keeps a failed non-blocking read off every publish.
+            # publish; the upkeep thread reads the rest.  A full read here
+            # only once acks pile up keeps a failed non-blocking read off
+            # every publish.
             if self._confirms and len(self._unconfirmed) >= COLLECT_AT:
                 self._collect_locked(block=len(self._unconfirmed) >= CONFIRM_WINDOW)
         finally:
             self._lock.release()
-        if self._confirms and self._maintenance is None:
-            self._start_maintenance()
-        elif self._idle and self._unconfirmed:
+        upkeep = self._upkeep
+        if upkeep is None:
+            if self._confirms:
+                self._start_upkeep()
+        elif upkeep.idle and self._unconfirmed:
             # Only an idle upkeep thread needs waking; a busy one polls anyway.
             self._wakeup.set()
 
@@ -272,22 +212,16 @@ class Publisher:
                 LOG.error(
                     "Could not send a %s to %s: %s",
                     outgoing.kind,
-                    _short(outgoing.routing_key),
+                    shorten(outgoing.routing_key),
                     reason,
                 )
                 raise exceptions.MessageDeliveryFailure(
-                    f"Unable to send to {_short(outgoing.routing_key)}: {reason}"
+                    f"Unable to send to {shorten(outgoing.routing_key)}: {reason}"
                 ) from exc
 
     def _send_locked(self, outgoing):
         channel = self._channel
-        exchange = outgoing.exchange
-        if not isinstance(exchange, str) and exchange.name not in self._declared:
-            exchange(channel).declare()
-            self._declared.add(exchange.name)
-        properties = dict(_PROPERTIES)
-        if outgoing.expiration is not None:
-            properties["expiration"] = str(int(outgoing.expiration * 1000))
+        declare_exchange(channel, outgoing.exchange, self._declared)
         if isinstance(channel, amqp.Channel):
             message = _Message(
                 outgoing.body,
@@ -295,7 +229,7 @@ class Publisher:
                 content_type="application/json",
                 content_encoding="utf-8",
                 application_headers={},
-                **properties,
+                **outgoing.properties(),
             )
             # basic.publish framed directly: py-amqp's basic_publish first
             # tries a non-blocking read on every publish (for the
@@ -310,11 +244,8 @@ class Publisher:
                 message,
             )
         else:
-            message = channel.prepare_message(
-                outgoing.body, 0, "application/json", "utf-8", {}, properties
-            )
             channel.basic_publish(
-                message,
+                outgoing.prepare(channel),
                 exchange=outgoing.exchange_name,
                 routing_key=outgoing.routing_key,
                 mandatory=outgoing.mandatory,
@@ -341,7 +272,7 @@ class Publisher:
         self._errors = connection_errors(conn)
         self._connections += 1
         if self._connections > 1:
-            self._reconnected_at = time.monotonic()
+            self.returns.reconnected_at = time.monotonic()
         self._declared = set()
         self._next_tag = 1
         pending = list(self._unconfirmed.values())
@@ -430,7 +361,7 @@ class Publisher:
         returned, self._returned = self._returned, []
         nacked, self._nacked = self._nacked, []
         for exchange, routing_key, body, reason, expiration in returned:
-            self._handle_return(exchange, routing_key, body, reason, expiration)
+            self.returns.handle(exchange, routing_key, body, reason, expiration)
         for outgoing in nacked:
             LOG.error(
                 "The broker refused (nack) a %s to %s on exchange %r",
@@ -446,239 +377,58 @@ class Publisher:
                     ),
                 )
 
-    def _handle_return(self, exchange, routing_key, body, reason, expiration=None):
-        inner = _peek(body)
-        msg_id = inner.get("_msg_id")
-        if exchange == "":
-            self._schedule_reply_retry(routing_key, body, msg_id)
-        elif "_reply_q" in inner and self._just_reconnected():
-            # After a broker restart the servers re-declare their queues a
-            # moment after this client is back: hold the call back as a cast
-            # is, rather than failing it; its caller's timeout still applies.
-            self._schedule_cast_retry(exchange, routing_key, body, inner, expiration)
-        elif "_reply_q" in inner and self._on_undeliverable_call:
-            self._on_undeliverable_call(
-                msg_id,
-                exceptions.UnroutableCall(
-                    f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                    f"at {self.driver.safe_url}: the broker could not route the call ({reason})"
-                ),
-            )
-        elif self._just_reconnected():
-            # After a broker restart the servers re-declare their (transient)
-            # queues a moment after we reconnect: send the cast again then.
-            self._schedule_cast_retry(exchange, routing_key, body, inner)
-        else:
-            LOG.warning(
-                "A cast of %r to %r (exchange %r) was dropped: no queue is bound to it",
-                inner.get("method"),
-                routing_key,
-                exchange,
-            )
-
-    def _just_reconnected(self):
-        since = self._reconnected_at
-        return (
-            since is not None
-            and time.monotonic() - since < self.driver.missing_consumer_retry_timeout
-        )
-
-    def _schedule_cast_retry(self, exchange, routing_key, body, inner, expiration=None):
-        is_call = "_reply_q" in inner
-        kind = "call" if is_call else "cast"
-        msg_id = inner.get("_msg_id")
-        if is_call and not self._call_waited_for(msg_id):
-            return  # its caller gave up already
-        key = (routing_key, inner.get("_unique_id"))
-        now = time.monotonic()
-        first = self._reply_retry_started.setdefault(key, now)
-        if first == now:
-            LOG.info(
-                "A %s of %s to %r came back after reconnecting: sending it again until its "
-                "server is back (up to %s s)",
-                kind,
-                _short(inner.get("method")),
-                routing_key,
-                self.driver.missing_consumer_retry_timeout,
-            )
-        if not self._just_reconnected():
-            del self._reply_retry_started[key]
-            if is_call and self._on_undeliverable_call:
-                self._on_undeliverable_call(
-                    msg_id,
-                    exceptions.MessageDeliveryFailure(
-                        f"No server is listening on {routing_key!r} (exchange {exchange!r}) "
-                        f"{now - self._reconnected_at:.0f} s after reconnecting"
-                    ),
-                )
-                return
-            LOG.warning(
-                "A cast of %s to %r (exchange %r) was dropped: no queue was bound to it "
-                "%.0f s after reconnecting",
-                _short(inner.get("method")),
-                routing_key,
-                exchange,
-                now - self._reconnected_at,
-            )
-            return
-        if len(self._reply_retries) >= MAX_PENDING_RETRIES:
-            LOG.warning(
-                "Dropped a returned %s to %r: too many messages to re-send", kind, routing_key
-            )
-            return
-        if exchange.endswith("_fanout"):
-            target = self.driver.fanout_exchange(exchange[: -len("_fanout")])
-        else:
-            target = self.driver.topic_exchange(exchange)
-        seconds = None
-        if expiration is not None:
-            try:
-                seconds = max(0.001, int(expiration) / 1000.0)
-            except (TypeError, ValueError):
-                seconds = None
-        outgoing = Outgoing(target, routing_key, body, True, seconds, kind, msg_id)
-        self._reply_retries.append((now + REPLY_RETRY_INTERVAL, outgoing))
-        self._wakeup.set()
-
-    def _call_waited_for(self, msg_id):
-        waiting = getattr(self.driver, "call_waited_for", None)
-        return waiting is None or waiting(msg_id)
-
-    def _schedule_reply_retry(self, reply_q, body, msg_id):
-        now = time.monotonic()
-        first, attempts = self._reply_queue_attempts.get(reply_q, (now, 0))
-        attempts += 1
-        gone_for = now - first
-        if (
-            gone_for >= self.driver.missing_consumer_retry_timeout
-            or attempts > REPLY_RETRIES_PER_QUEUE
-            or len(self._reply_retries) >= MAX_PENDING_RETRIES
-        ):
-            self._reply_queue_attempts.pop(reply_q, None)
-            self._mark_reply_queue_obsolete(reply_q, now)
-            LOG.warning(
-                "Gave up sending the reply to message %s: queue %s has been gone for %.0f s "
-                "(%d attempt(s))",
-                _short(msg_id),
-                _short(reply_q),
-                gone_for,
-                attempts - 1,
-            )
-            return
-        self._reply_queue_attempts[reply_q] = (first, attempts)
-        delay = min(REPLY_RETRY_INTERVAL * 2 ** (attempts - 1), REPLY_RETRY_MAX_INTERVAL)
-        outgoing = Outgoing("", reply_q, body, True, None, "reply", msg_id)
-        self._reply_retries.append((now + delay, outgoing))
-        self._wakeup.set()
-
-    def _mark_reply_queue_obsolete(self, reply_q, now):
-        cache = self._obsolete_reply_queues
-        cache[reply_q] = now + OBSOLETE_REPLY_QUEUE_TTL
-        cache.move_to_end(reply_q)
-        while len(cache) > OBSOLETE_REPLY_QUEUES:
-            cache.popitem(last=False)
-
-    def _reply_queue_obsolete(self, reply_q):
-        until = self._obsolete_reply_queues.get(reply_q)
-        if until is None:
-            return False
-        if time.monotonic() > until:
-            self._obsolete_reply_queues.pop(reply_q, None)
-            return False
-        return True
-
     # -- background upkeep --------------------------------------------------
 
-    def _start_maintenance(self):
-        with self._lock:
-            if self._maintenance is not None:
-                return
-            self._maintenance = threading.Thread(
-                target=self._maintain, name="svcframe-publisher", daemon=True
-            )
-        self._maintenance.start()
+    @property
+    def closed(self):
+        return self._closed
 
-    def _maintain(self):
-        """Read confirms while idle, send heartbeats, re-send returned replies and casts."""
-        heartbeat_every = self.driver.heartbeat_check_interval
-        last_heartbeat = time.monotonic()
-        while not self._closed:
-            # _idle is set before looking at the queues: a publish that adds
-            # an unconfirmed message after that look sees _idle and wakes us.
-            self._idle = True
-            busy = bool(self._unconfirmed or self._reply_retries)
-            if busy:
-                self._idle = False
-            self._wakeup.wait(IDLE_DRAIN_INTERVAL if busy else (heartbeat_every or None))
-            self._idle = False
-            self._wakeup.clear()
-            if self._closed:
-                return
-            due = []
-            with self._lock:
-                if self._conn is not None:
-                    self._collect_locked()
-                    now = time.monotonic()
-                    # Reading the confirms may have found the connection gone.
-                    if (
-                        self._conn is not None
-                        and heartbeat_every
-                        and now - last_heartbeat >= heartbeat_every
-                    ):
-                        last_heartbeat = now
-                        try:
-                            self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
-                        except self._errors as exc:
-                            LOG.warning(
-                                "Publisher heartbeat failed: %s; will reconnect on next send",
-                                mask_password(str(exc)) or type(exc).__name__,
-                            )
-                            self._drop_connection_locked()
-                        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
-                            LOG.debug("Publisher heartbeat check failed", exc_info=True)
-                            self._drop_connection_locked()
+    @property
+    def busy(self):
+        """Whether confirms or re-sends are outstanding."""
+        return bool(self._unconfirmed or self.returns.pending)
+
+    def tend(self, heartbeat_every, last_heartbeat):
+        """Read confirms, send a heartbeat when due (``heartbeat_every`` after the last).
+
+        Returns the messages due to be sent again and when the last
+        heartbeat went out.
+        """
+        with self._lock:
+            if self._conn is not None:
+                self._collect_locked()
                 now = time.monotonic()
-                keep = []
-                for item in self._reply_retries:
-                    (due if item[0] <= now else keep).append(item)
-                self._reply_retries = keep
+                # Reading the confirms may have found the connection gone.
                 if (
-                    (self._reply_retry_started or self._reply_queue_attempts)
-                    and not keep
-                    and not due
+                    self._conn is not None
+                    and heartbeat_every
+                    and now - last_heartbeat >= heartbeat_every
                 ):
-                    # Retries that succeeded leave their first-failure time behind.
-                    horizon = now - 2 * self.driver.missing_consumer_retry_timeout
-                    self._reply_retry_started = {
-                        key: t for key, t in self._reply_retry_started.items() if t > horizon
-                    }
-                    self._reply_queue_attempts = {
-                        key: v for key, v in self._reply_queue_attempts.items() if v[0] > horizon
-                    }
-            for _, outgoing in due:
-                try:
-                    self.publish(outgoing, retry=3)
-                except exceptions.MessagingException as exc:
-                    LOG.warning(
-                        "Could not re-send a %s to %s: %s", outgoing.kind, outgoing.routing_key, exc
-                    )
+                    last_heartbeat = now
+                    self._heartbeat_locked()
+            return self.returns.take_due(time.monotonic()), last_heartbeat
+
+    def _heartbeat_locked(self):
+        try:
+            self._conn.heartbeat_check(rate=self.driver.heartbeat_rate)
+        except self._errors as exc:
+            LOG.warning(
+                "Publisher heartbeat failed: %s; will reconnect on next send",
+                mask_password(str(exc)) or type(exc).__name__,
+            )
+            self._drop_connection_locked()
+        except Exception:  # noqa: BLE001 - e.g. a connection closed under it
+            LOG.debug("Publisher heartbeat check failed", exc_info=True)
+            self._drop_connection_locked()
+
+    def _start_upkeep(self):
+        with self._lock:
+            if self._upkeep is not None:
+                return
+            self._upkeep = PublisherUpkeep(self, self._wakeup)
+        self._upkeep.start()
 
 
 def _settle(outgoing):
     if outgoing is not None and outgoing.settled is not None:
         outgoing.settled.event.set()
-
-
-def _short(value, limit=200):
-    """A value from the wire, bounded for a log line."""
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _peek(body):
-    try:
-        outer = json.loads(body)
-        inner = json.loads(outer["oslo.message"])
-        return inner if isinstance(inner, dict) else {}
-    except Exception:  # noqa: BLE001 - only used to describe a returned message
-        return {}

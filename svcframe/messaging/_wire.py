@@ -30,6 +30,8 @@ __all__ = [
     "InvalidReplyAddress",
     "valid_queue_name",
     "scan_reply_address",
+    "peek_message",
+    "peek_reply_address",
 ]
 
 ENVELOPE_VERSION = "2.0"
@@ -146,18 +148,29 @@ def decode(body):
     return inner
 
 
+def peek_message(body):
+    """The inner message of an enveloped ``body`` as a dict, unchecked; {} if there is none.
+
+    For describing a message that will not be handled (its envelope
+    version is unknown, the broker returned it): any value may be missing
+    or of any type.
+    """
+    try:
+        outer = json.loads(body) if isinstance(body, (str, bytes, bytearray)) else body
+        inner = json.loads(outer["oslo.message"])
+    except Exception:  # noqa: BLE001 - whatever the body is, it has no readable message
+        return {}
+    return inner if isinstance(inner, dict) else {}
+
+
 def peek_reply_address(body):
     """(msg_id, reply_q) from a body whose envelope could not be read, or (None, None).
 
     Lets a server send an error reply to a caller whose request used an
     envelope version it does not support, instead of leaving it to time out.
     """
-    try:
-        outer = json.loads(body) if isinstance(body, (str, bytes, bytearray)) else body
-        inner = json.loads(outer["oslo.message"])
-        msg_id, reply_q = inner.get("_msg_id"), inner.get("_reply_q")
-    except Exception:
-        return None, None
+    inner = peek_message(body)
+    msg_id, reply_q = inner.get("_msg_id"), inner.get("_reply_q")
     if _valid_msg_id(msg_id) and valid_queue_name(reply_q):
         return msg_id, reply_q
     return None, None

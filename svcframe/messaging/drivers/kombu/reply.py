@@ -21,9 +21,10 @@ import time
 import amqp
 import kombu
 
-from svcframe.messaging import exceptions, wire
-from svcframe.messaging.drivers import kombu_payload
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread, connection_errors
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connection_errors
 
 __all__ = ["ReplyWaiter"]
 

@@ -16,13 +16,15 @@ import threading
 import time
 import uuid
 
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging.drivers import base
-from svcframe.messaging.drivers.kombu_connection import Backoff
-from svcframe.messaging.drivers.kombu_listener import KombuListener
-from svcframe.messaging.drivers.kombu_notify import KombuNotificationListener, NotificationSender
-from svcframe.messaging.drivers.kombu_publisher import Outgoing, Publisher, Settlement
-from svcframe.messaging.drivers.kombu_reply import ReplyWaiter
+from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
+from svcframe.messaging.drivers.kombu.listener import KombuListener
+from svcframe.messaging.drivers.kombu.notify import KombuNotificationListener, NotificationSender
+from svcframe.messaging.drivers.kombu.outgoing import Outgoing, Settlement
+from svcframe.messaging.drivers.kombu.publisher import Publisher
+from svcframe.messaging.drivers.kombu.reply import ReplyWaiter
 
 __all__ = ["KombuDriver"]
 
@@ -64,7 +66,7 @@ class KombuDriver(base.Driver):
         raise NotImplementedError
 
     def new_backoff(self):
-        return Backoff(1.0, 2.0, 30.0)
+        return ReconnectBackoff(1.0, 2.0, 30.0)
 
     def topic_exchange(self, name):
         raise NotImplementedError
@@ -82,7 +84,7 @@ class KombuDriver(base.Driver):
         raise NotImplementedError
 
     def new_publisher(self):
-        """The process's publisher (see kombu_publisher)."""
+        """The process's publisher (see kombu.publisher)."""
         return Publisher(self, self._undeliverable_call)
 
     def reply_queue_name(self):
@@ -120,7 +122,12 @@ class KombuDriver(base.Driver):
             msg = wire.build_request(message, ctxt)
             settled = Settlement() if at_least_once else None
             outgoing = Outgoing(
-                exchange, routing_key, wire.encode(msg), True, None, kind, None, settled
+                exchange=exchange,
+                routing_key=routing_key,
+                body=wire.encode(msg),
+                mandatory=True,
+                kind=kind,
+                settled=settled,
             )
             publisher.publish(outgoing, retry=retry)
             if settled is not None:
@@ -134,7 +141,15 @@ class KombuDriver(base.Driver):
         waiter.ensure_started(deadline)
         msg_id = uuid.uuid4().hex
         msg = wire.build_request(message, ctxt, msg_id, waiter.queue_name, call_monitor_timeout)
-        outgoing = Outgoing(exchange, routing_key, wire.encode(msg), True, timeout, kind, msg_id)
+        outgoing = Outgoing(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=wire.encode(msg),
+            mandatory=True,
+            expiration=timeout,
+            kind=kind,
+            msg_id=msg_id,
+        )
         pending = waiter.register(msg_id)
         try:
             try:
@@ -181,7 +196,14 @@ class KombuDriver(base.Driver):
         return KombuNotificationListener(self, targets_and_priorities, pool, exclusive)
 
     def send_reply(self, reply_q, body, msg_id):
-        outgoing = Outgoing("", reply_q, body, self.reply_mandatory, None, "reply", msg_id)
+        outgoing = Outgoing(
+            exchange="",
+            routing_key=reply_q,
+            body=body,
+            mandatory=self.reply_mandatory,
+            kind="reply",
+            msg_id=msg_id,
+        )
         try:
             self._get_publisher().publish(outgoing, retry=self.reply_retry)
         except exceptions.MessagingException as exc:

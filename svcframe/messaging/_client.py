@@ -2,7 +2,8 @@
 
 import time
 
-from svcframe.messaging import _utils, exceptions, tracking
+from svcframe.messaging import _tracking as tracking
+from svcframe.messaging import _utils, exceptions
 from svcframe.messaging.serializer import NoOpSerializer
 
 __all__ = ["RPCClient", "get_rpc_client"]
@@ -90,22 +91,8 @@ class _CallContext:
         """Invoke ``method`` on one server of the topic (or all, with fanout); no reply."""
         self._check_version_cap()
         message = self._make_message(ctxt, method, kwargs)
-        target = self._target
-        started, outcome = time.monotonic(), "ok"
-        try:
-            self._send(
-                target,
-                self.serializer.serialize_context(ctxt),
-                message,
-                retry=self.retry,
-                transport_options=self.transport_options,
-            )
-        except Exception as exc:
-            outcome = tracking.client_outcome(exc)
-            raise
-        finally:
-            kind = "fanout" if target.fanout else "cast"
-            tracking.record_client(target.topic, method, kind, outcome, started, 0)
+        kind = "fanout" if self._target.fanout else "cast"
+        self._send_and_record(ctxt, method, kind, message)
 
     def call(self, ctxt, method, **kwargs):
         """Invoke ``method`` on one server of the topic and return its result.
@@ -124,28 +111,39 @@ class _CallContext:
         timeout = self.timeout
         if timeout is None:
             timeout = self.conf.rpc_response_timeout
+        result = self._send_and_record(
+            ctxt,
+            method,
+            "call",
+            message,
+            wait_for_reply=True,
+            timeout=timeout,
+            call_monitor_timeout=self.call_monitor_timeout,
+        )
+        if self._noop:
+            return result
+        return self.serializer.deserialize_entity(ctxt, result)
+
+    def _send_and_record(self, ctxt, method, kind, message, **call_options):
+        """Send ``message``; record how the request ended and how long it took."""
         target = self._target
         started, outcome = time.monotonic(), "ok"
         try:
-            result = self._send(
+            return self._send(
                 target,
                 self.serializer.serialize_context(ctxt),
                 message,
-                wait_for_reply=True,
-                timeout=timeout,
-                call_monitor_timeout=self.call_monitor_timeout,
                 retry=self.retry,
                 transport_options=self.transport_options,
+                **call_options,
             )
         except Exception as exc:
             outcome = tracking.client_outcome(exc)
             raise
         finally:
-            slow = self.conf.rpc_slow_call_threshold
-            tracking.record_client(target.topic, method, "call", outcome, started, slow, ctxt)
-        if self._noop:
-            return result
-        return self.serializer.deserialize_entity(ctxt, result)
+            # Only a call can be slow: a cast does not wait for its server.
+            slow = self.conf.rpc_slow_call_threshold if kind == "call" else 0
+            tracking.record_client(target.topic, method, kind, outcome, started, slow, ctxt)
 
     def prepare(
         self,

@@ -21,12 +21,19 @@ import time
 
 import amqp
 import amqp.exceptions
+import kombu
 
 from svcframe import metrics
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
-__all__ = ["Backoff", "connect", "ConsumerThread", "connection_errors"]
+__all__ = [
+    "ReconnectBackoff",
+    "connect",
+    "ConsumerThread",
+    "connection_errors",
+    "start_kombu_consumers",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -55,8 +62,14 @@ def connection_errors(conn):
     )
 
 
-class Backoff:
-    """rabbit_retry_interval, growing by rabbit_retry_backoff, capped at rabbit_interval_max."""
+class ReconnectBackoff:
+    """Delays between attempts to reach the broker, growing linearly.
+
+    ``start`` (rabbit_retry_interval), then ``step`` (rabbit_retry_backoff)
+    more after each attempt, capped at ``maximum`` (rabbit_interval_max),
+    plus a random ``splay`` (kombu_reconnect_splay) so that a cluster's
+    clients do not all come back at once.
+    """
 
     def __init__(self, start, step, maximum, splay=0.0):
         self.start, self.step, self.maximum, self.splay = start, step, maximum, splay
@@ -76,7 +89,7 @@ class Backoff:
 def reconnect_backoff(driver):
     """The delays between attempts to reach a broker that was lost after serving."""
     splay = getattr(getattr(driver, "opts", None), "kombu_reconnect_splay", 0.0) or 0.0
-    return Backoff(RECONNECT_DELAY_START, RECONNECT_DELAY_STEP, RECONNECT_DELAY_MAX, splay)
+    return ReconnectBackoff(RECONNECT_DELAY_START, RECONNECT_DELAY_STEP, RECONNECT_DELAY_MAX, splay)
 
 
 def connect(driver, what, retry=None, deadline=None, stop_event=None, backoff=None):
@@ -154,6 +167,28 @@ def _drain_events(conn):
     return conn.drain_events
 
 
+def start_kombu_consumers(driver, channel, queues, on_message, **callbacks):
+    """A declared, consuming kombu Consumer per queue, whose messages are acked by hand.
+
+    For the transports that deliver kombu Messages (embedded, fake); a
+    RabbitMQ channel is consumed without kombu's Message instead.
+    """
+    consumers = []
+    for queue in queues:
+        consumer = kombu.Consumer(
+            channel,
+            queues=[queue],
+            on_message=on_message,
+            no_ack=False,
+            **callbacks,
+            **driver.consumer_options(),
+        )
+        consumer.declare()
+        consumer.consume()
+        consumers.append(consumer)
+    return consumers
+
+
 def _close_quietly(conn):
     try:
         conn.close()
@@ -205,6 +240,18 @@ class ConsumerThread(threading.Thread):
 
     def drain_timeout(self):
         return self.driver.drain_timeout
+
+    def start_and_wait(self, timeout):
+        """Start the thread and wait until it consumes: False if it does not in time.
+
+        Raises what stopped it from starting (the broker unreachable, a
+        refused declare), for the caller to say.
+        """
+        self.start()
+        self.ready.wait(timeout)
+        if self.failed is not None:
+            raise self.failed
+        return self.ready.is_set()
 
     def interrupt(self):
         """End a drain blocked in the thread, where the transport can (embedded, fake).

@@ -21,13 +21,14 @@ import threading
 import time
 
 import amqp
-import kombu
 
 from svcframe import metrics
-from svcframe.messaging import exceptions, wire
+from svcframe.messaging import _wire as wire
+from svcframe.messaging import exceptions
 from svcframe.messaging._ratelimit import RateLimitedLog, shorten
-from svcframe.messaging.drivers import base, kombu_payload
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread
+from svcframe.messaging.drivers import base
+from svcframe.messaging.drivers.kombu import payload as kombu_payload
+from svcframe.messaging.drivers.kombu.connection import ConsumerThread, start_kombu_consumers
 
 __all__ = ["KombuListener", "KombuIncomingMessage", "effective_prefetch"]
 
@@ -249,20 +250,13 @@ class KombuListener(base.Listener):
         # their basic_ack acknowledges one tag only.
         self._multiple_ack = False
         channel.basic_qos(0, self.prefetch, False)
-        consumers = []
-        for queue in queues:
-            consumer = kombu.Consumer(
-                channel,
-                queues=[queue],
-                on_message=self._receive_kombu,
-                on_decode_error=self._undecodable_kombu,
-                no_ack=False,
-                **driver.consumer_options(),
-            )
-            consumer.declare()
-            consumer.consume()
-            consumers.append(consumer)
-        return consumers
+        return start_kombu_consumers(
+            driver,
+            channel,
+            queues,
+            self._receive_kombu,
+            on_decode_error=self._undecodable_kombu,
+        )
 
     def drain_timeout(self):
         if self.driver.interruptible:
@@ -497,12 +491,8 @@ class KombuListener(base.Listener):
             return
         self._on_message = on_message
         self._thread = _ServerConsumer(self)
-        self._thread.start()
         # Callers expect a started server to be consuming: wait for the declare.
-        self._thread.ready.wait(self.driver.start_timeout)
-        if self._thread.failed is not None:
-            raise self._thread.failed
-        if not self._thread.ready.is_set():
+        if not self._thread.start_and_wait(self.driver.start_timeout):
             raise exceptions.TransportUnavailable(
                 f"The RPC server for {self.target.topic!r} could not reach the broker at "
                 f"{self.driver.safe_url} within {self.driver.start_timeout} s"

@@ -20,9 +20,13 @@ import threading
 
 import kombu
 
-from svcframe.messaging import wire
-from svcframe.messaging.drivers.kombu_connection import ConsumerThread, connect
-from svcframe.messaging.drivers.kombu_publisher import Outgoing
+from svcframe.messaging import _wire as wire
+from svcframe.messaging.drivers.kombu.connection import (
+    ConsumerThread,
+    connect,
+    start_kombu_consumers,
+)
+from svcframe.messaging.drivers.kombu.outgoing import Outgoing
 
 __all__ = ["KombuNotificationListener", "NotificationSender"]
 
@@ -51,7 +55,13 @@ class NotificationSender:
         routing_key = target.topic
         self._declare_default_queue(exchange, routing_key, retry)
         body = encode_notification(message, ctxt, version)
-        outgoing = Outgoing(exchange, routing_key, body, False, None, "notification")
+        outgoing = Outgoing(
+            exchange=exchange,
+            routing_key=routing_key,
+            body=body,
+            mandatory=False,
+            kind="notification",
+        )
         driver._get_publisher().publish(outgoing, retry=retry)
 
     def _declare_default_queue(self, exchange, routing_key, retry):
@@ -138,29 +148,14 @@ class KombuNotificationListener:
                 )
             else:
                 queues.append(driver.topic_queue(self.pool or routing_key, exchange, routing_key))
-        consumers = []
-        for queue in queues:
-            consumer = kombu.Consumer(
-                channel,
-                queues=[queue],
-                on_message=self._receive,
-                no_ack=False,
-                **driver.consumer_options(),
-            )
-            consumer.declare()
-            consumer.consume()
-            consumers.append(consumer)
-        return consumers
+        return start_kombu_consumers(driver, channel, queues, self._receive)
 
     def start(self, on_message):
         if self._thread is not None:
             return
         self._on_message = on_message
         self._thread = _NotificationConsumer(self)
-        self._thread.start()
-        self._thread.ready.wait(self.driver.start_timeout)
-        if self._thread.failed is not None:
-            raise self._thread.failed
+        self._thread.start_and_wait(self.driver.start_timeout)
 
     def stop(self):
         if self._thread is not None:

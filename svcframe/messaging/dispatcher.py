@@ -178,7 +178,7 @@ def _make_policy(access_policy):
     raise TypeError("access_policy must be a subclass (or an instance) of RPCAccessPolicyBase")
 
 
-class _CallMonitorHeartbeat:
+class CallMonitorHeartbeat:
     """Sends call-monitor heartbeats while a call runs, every client_timeout/2 seconds."""
 
     def __init__(self, incoming):
@@ -259,7 +259,7 @@ class RPCDispatcher:
         raised.  While it runs, call-monitor heartbeats go to the caller if
         it asked for them.
         """
-        heartbeat = _CallMonitorHeartbeat(incoming) if incoming.client_timeout else None
+        heartbeat = CallMonitorHeartbeat(incoming) if incoming.client_timeout else None
         try:
             method, args, namespace, version = self._validate(incoming.message)
             return self._dispatch(incoming.ctxt, method, args, namespace, version)

@@ -34,6 +34,8 @@ import queue
 import threading
 import time
 
+from svcframe._per_process import PerProcessThread
+
 __all__ = [
     "UNKNOWN",
     "enable",
@@ -65,7 +67,6 @@ _rpc = None
 _broker = None
 _process = None
 _gauge_source = None
-_writer_pid = None
 _pending = queue.SimpleQueue()
 # Held by the writer while it writes a batch.
 _writing = threading.Lock()
@@ -226,20 +227,15 @@ def _child(m, metric, values):
 
 def sample_rpc_gauges():
     """Make sure this process samples its RPC gauges (a server started a request)."""
-    if _directory is not None and _writer_pid != os.getpid():
-        _start_writer()
+    if _directory is not None:
+        _ensure_writer()
 
 
-def _start_writer():
+def _ensure_writer():
     # Started on first use in each process: never in the master, which
     # must not have a thread when it forks.
-    global _writer_pid
-    with _lock:
-        if _writer_pid == os.getpid():
-            return
-        _writer_pid = os.getpid()
-    threading.Thread(target=_write_forever, name="svcframe-metrics-writer", daemon=True).start()
-    atexit.register(flush)
+    if _writer.ensure():
+        atexit.register(flush)
 
 
 def _write_forever():
@@ -275,7 +271,7 @@ def _sample(m):
 
 def flush(timeout=1.0):
     """Wait (up to ``timeout`` seconds) until the queued figures are written."""
-    if _writer_pid != os.getpid():
+    if not _writer.running_here():
         return
     deadline = time.monotonic() + timeout
     while not _pending.empty() and time.monotonic() < deadline:
@@ -292,8 +288,7 @@ def _write_requests(m, side, topic, method, kind, outcome, seconds):
 
 def _queue_requests(side, topic, method, kind, outcome, seconds):
     # Per request: queued for the writer thread, never written inline.
-    if _writer_pid != os.getpid():
-        _start_writer()
+    _ensure_writer()
     _pending.put((_write_requests, side, topic, method, kind, outcome, seconds))
 
 
@@ -355,3 +350,6 @@ def record_periodic_task(task, outcome, seconds):
 @_recorder
 def record_heartbeat(outcome):
     (_process or _build(_ProcessMetrics)).heartbeats.labels(outcome).inc()
+
+
+_writer = PerProcessThread(_write_forever, "svcframe-metrics-writer")

@@ -12,12 +12,11 @@ when it ends, if it crossed the threshold between two looks.
 
 import itertools
 import logging
-import os
-import threading
 import time
 import weakref
 
 from svcframe import metrics
+from svcframe._per_process import PerProcessThread
 from svcframe.messaging import exceptions
 
 __all__ = [
@@ -42,9 +41,6 @@ _running = {}
 servers = weakref.WeakSet()
 # Every topic a server of this process served: its gauges drop to 0, not vanish.
 _topics = set()
-# The slow-request watcher runs in this pid (a forked child starts its own).
-_watcher_pid = None
-_watcher_lock = threading.Lock()
 # Longest time between two looks at the requests in flight.
 WATCH_INTERVAL = 1.0
 
@@ -103,18 +99,9 @@ def start(topic, incoming, slow_threshold=0):
     """A server starts running a request."""
     request = ServerRequest(topic, incoming, slow_threshold)
     _running[request.key] = request
-    if slow_threshold and _watcher_pid != os.getpid():
-        _start_watcher()
+    if slow_threshold:
+        _watcher.ensure()
     return request
-
-
-def _start_watcher():
-    global _watcher_pid
-    with _watcher_lock:
-        if _watcher_pid == os.getpid():
-            return
-        _watcher_pid = os.getpid()
-    threading.Thread(target=_watch, name="rpc-slow-watcher", daemon=True).start()
 
 
 def _watch():
@@ -206,3 +193,7 @@ def record_client(topic, method, kind, outcome, started, slow_threshold, ctxt=No
             request_id,
             seconds,
         )
+
+
+# The slow-request watcher: one per process (a forked child starts its own).
+_watcher = PerProcessThread(_watch, "rpc-slow-watcher")

@@ -62,8 +62,9 @@ class _InotifyWakeup:
     def take_changed(self, queue):
         """True (once) if ``queue`` may have new messages since the last call."""
         if self._lost is not None:
-            lost, self._lost = self._lost, None
-            raise DirectoryGone(lost)
+            # Until the connection is replaced: a caller reading replies may
+            # see it first, and the consuming thread must see it too.
+            raise DirectoryGone(self._lost)
         if queue in self._changed:
             self._changed.discard(queue)
             return True

@@ -50,6 +50,9 @@ class KombuDriver(base.Driver):
     # Whether the transport can end a blocked drain from another thread
     # (ConsumerThread.interrupt); if not, consumers poll for settlements.
     interruptible = False
+    # Whether callers may read the reply connection themselves (leader/
+    # follower, see kombu.reply) on a transport other than amqp's.
+    callers_read_replies = False
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)

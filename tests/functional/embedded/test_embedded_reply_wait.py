@@ -118,3 +118,16 @@ def test_calls_go_on_after_the_data_directory_is_deleted_under_callers(service):
     # someone else's result.
     expected = ("MessagingTimeout", "UnroutableCall")
     assert all(isinstance(f, str) and f.startswith(expected) for f in failures), failures
+
+
+def test_acks_sent_without_waking_the_server_still_go_out_at_once(service):
+    data_dir, _transport, client = service
+    for n in range(20):
+        assert client.call({}, "echo", value=n) == n
+
+    def acked():
+        return not any(any(p.iterdir()) for p in (data_dir / "queues").glob("*/.claimed"))
+
+    # The server's consumer thread sleeps 5 s when idle: an ack left for its
+    # next wake would keep the last request claimed that long.
+    wait_until(acked, 1.0, message="every request acked")

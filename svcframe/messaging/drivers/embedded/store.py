@@ -21,6 +21,8 @@ lets any process give a dead consumer's messages back to the queue.
 Each queue's directory is listed only when it changed (the consumer is
 told by inotify, or polls without it), and the sorted listing is used
 for a whole batch: a receive costs O(1), not a listing of the backlog.
+With inotify the names of the new files come with the wakeup, and the
+directory is listed only when the consumer starts or events were lost.
 """
 
 import collections
@@ -299,16 +301,18 @@ class QueueStore:
             f"cannot write under {self.data_dir} (embedded transport): {exc.strerror or exc}"
         )
 
-    def list_ready(self, queue):
-        """The names of ``queue``'s ready messages, oldest first."""
-        try:
-            names = [
-                e.name
-                for e in os.scandir(os.path.join(self.queues_dir, queue))
-                if e.name.endswith(SUFFIX) and not e.name.startswith(".")
-            ]
-        except FileNotFoundError:
-            return collections.deque()
+    def list_ready(self, queue, arrived=None):
+        """The names of ``queue``'s ready messages, oldest first.
+
+        ``arrived``: the names of the files known to have arrived, instead
+        of a listing of the directory (some may be taken already).
+        """
+        if arrived is None:
+            try:
+                arrived = [e.name for e in os.scandir(os.path.join(self.queues_dir, queue))]
+            except FileNotFoundError:
+                return collections.deque()
+        names = [n for n in arrived if n.endswith(SUFFIX) and not n.startswith(".")]
         names.sort()
         return collections.deque(names)
 

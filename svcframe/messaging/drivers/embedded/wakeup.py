@@ -37,7 +37,8 @@ class _InotifyWakeup:
         self._inotify = inotify_simple.INotify(nonblocking=True)
         self._queues = {}  # wd -> queue
         self._watches = {}  # queue -> wd
-        self._changed = set()
+        # queue -> names of the files that arrived, or None: look at them all.
+        self._changed = {}
         self._lost = None
         # Another thread's interrupt(): a byte in this pipe ends a wait.
         self._interrupt_r, self._interrupt_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -48,7 +49,7 @@ class _InotifyWakeup:
         wd = self._inotify.add_watch(path, self._mask)
         self._queues[wd] = queue
         self._watches[queue] = wd
-        self._changed.add(queue)  # whatever arrived before the watch
+        self._changed[queue] = None  # whatever arrived before the watch
 
     def unwatch(self, queue):
         wd = self._watches.pop(queue, None)
@@ -60,15 +61,19 @@ class _InotifyWakeup:
                 pass
 
     def take_changed(self, queue):
-        """True (once) if ``queue`` may have new messages since the last call."""
+        """What arrived in ``queue`` since the last call: False, True (look), or their names.
+
+        The names spare the consumer a listing of the directory for every
+        message; True says that any file may be new.
+        """
         if self._lost is not None:
             # Until the connection is replaced: a caller reading replies may
             # see it first, and the consuming thread must see it too.
             raise DirectoryGone(self._lost)
-        if queue in self._changed:
-            self._changed.discard(queue)
-            return True
-        return False
+        if queue not in self._changed:
+            return False
+        names = self._changed.pop(queue)
+        return True if names is None else names
 
     def wait(self, timeout, blocked=False):
         """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted.
@@ -103,7 +108,7 @@ class _InotifyWakeup:
             return
         for event in events:
             if event.mask & inotify_simple.flags.Q_OVERFLOW:
-                self._changed.update(self._watches)
+                self._changed.update(dict.fromkeys(self._watches))
                 continue
             queue = self._queues.get(event.wd)
             if queue is None:
@@ -112,8 +117,12 @@ class _InotifyWakeup:
                 self._lost = f"queue directory of {queue!r} was removed"
                 self._queues.pop(event.wd, None)
                 self._watches.pop(queue, None)
+            elif queue not in self._changed:
+                self._changed[queue] = [event.name]
             else:
-                self._changed.add(queue)
+                names = self._changed[queue]
+                if names is not None:
+                    names.append(event.name)
 
     def close(self):
         for close in (self._inotify.close, lambda: os.close(self._interrupt_r)):

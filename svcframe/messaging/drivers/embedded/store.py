@@ -337,8 +337,10 @@ class QueueStore:
         except FileNotFoundError:
             return None  # recovered by another process that thought we were dead
         try:
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
+            data = _read_all(fd)
+        finally:
+            os.close(fd)
+        try:
             return claimed, json.loads(data)
         except ValueError:
             LOG.warning("Dropped an unreadable message file %s", claimed)
@@ -361,12 +363,9 @@ class QueueStore:
                 os.unlink(path)
             except FileNotFoundError:
                 return None
-            with os.fdopen(fd, "rb") as f:
-                fd = None
-                data = f.read()
+            data = _read_all(fd)
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
         try:
             return json.loads(data)
         except ValueError:
@@ -419,6 +418,7 @@ class _NoTmpfile(Exception):
     """This filesystem (or a missing /proc) cannot link an O_TMPFILE file into place."""
 
 
+_READ_SIZE = 65536
 _tmpfile_works = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 _proc_dir_fd = None
 
@@ -430,6 +430,20 @@ def _proc_fd():
     if _proc_dir_fd is None:
         _proc_dir_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     return _proc_dir_fd
+
+
+def _read_all(fd):
+    # Not a file object: its fstat, lseek and ioctl cost more than the read.
+    # A message file is complete before it is linked in, so a short read of
+    # a regular file is its end.
+    data = os.read(fd, _READ_SIZE)
+    if len(data) < _READ_SIZE:
+        return data
+    chunks = [data]
+    while data:
+        data = os.read(fd, _READ_SIZE)
+        chunks.append(data)
+    return b"".join(chunks)
 
 
 def _write_all(fd, data):

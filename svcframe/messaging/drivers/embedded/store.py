@@ -126,6 +126,7 @@ class QueueStore:
         self._process = (self._pid, start)
         self._name = str(self._pid) if start is None else f"{self._pid}@{start}"
         self._owners = {}  # queue -> process, for private queues (never changes)
+        self._consumers = {}  # queue -> ((inode, mtime) of .consumers, live processes)
         self._lock = threading.Lock()
 
     # -- directories --------------------------------------------------------
@@ -218,16 +219,36 @@ class QueueStore:
     def has_consumer(self, queue):
         """Whether a live process consumes ``queue`` (markers of dead ones are removed)."""
         folder = os.path.join(self.queues_dir, queue, CONSUMERS)
+        # Every call asks: the markers seen last are reused while the
+        # directory is unchanged (a stat, not a listing), and still checked
+        # for life; a marker gone or added changes the directory's mtime.
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_mtime_ns)
+        cached = self._consumers.get(queue)
+        if cached is not None and cached[0] == stamp:
+            if not all(_gone(process) for process in cached[1]):
+                return True
         try:
             names = os.listdir(folder)
         except OSError:
             return False
+        live = []
         for name in names:
             process = _process_of(name.partition(".")[0])
             if process is not None and not _gone(process):
-                return True
-            _unlink_quietly(os.path.join(folder, name))
-        return False
+                live.append(process)
+            else:
+                _unlink_quietly(os.path.join(folder, name))
+        # Only a listing of a directory unchanged for a while is kept: a
+        # change within the clock tick of the last one may keep its mtime.
+        if live and time.time_ns() - st.st_mtime_ns > _MTIME_TICK_NS:
+            self._consumers[queue] = (stamp, tuple(dict.fromkeys(live)))
+        else:
+            self._consumers.pop(queue, None)
+        return bool(live)
 
     # -- messages -----------------------------------------------------------
 
@@ -419,6 +440,8 @@ class _NoTmpfile(Exception):
 
 
 _READ_SIZE = 65536
+# Longer than a file timestamp's granularity (the kernel's coarse clock tick).
+_MTIME_TICK_NS = 50_000_000
 _tmpfile_works = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 _proc_dir_fd = None
 

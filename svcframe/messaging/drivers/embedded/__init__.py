@@ -28,6 +28,11 @@ __all__ = ["EmbeddedDriver"]
 class EmbeddedDriver(BrokerlessDriver):
     """Broker-less transport for one host (``embedded://`` or no transport_url)."""
 
+    # A wake costs a consumer thread more than the ack it would send.
+    acks_wake_consumer = False
+    # The reply queue's inotify wakes the waiting caller itself.
+    callers_read_replies = True
+
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         messaging_conf.register_opts(conf)
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)

@@ -241,9 +241,11 @@ class Channel(BrokerlessChannel):
     def _get(self, queue):
         ready = self._ready.get(queue)
         if not ready:
-            if not self.connection.wakeup.take_changed(queue):
+            changed = self.connection.wakeup.take_changed(queue)
+            if not changed:
                 raise Empty()
-            ready = self._ready[queue] = self.store.list_ready(queue)
+            arrived = None if changed is True else changed
+            ready = self._ready[queue] = self.store.list_ready(queue, arrived)
         no_ack = queue in self._no_ack
         while ready:
             name = ready.popleft()

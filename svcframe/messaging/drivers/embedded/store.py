@@ -21,6 +21,8 @@ lets any process give a dead consumer's messages back to the queue.
 Each queue's directory is listed only when it changed (the consumer is
 told by inotify, or polls without it), and the sorted listing is used
 for a whole batch: a receive costs O(1), not a listing of the backlog.
+With inotify the names of the new files come with the wakeup, and the
+directory is listed only when the consumer starts or events were lost.
 """
 
 import collections
@@ -124,6 +126,7 @@ class QueueStore:
         self._process = (self._pid, start)
         self._name = str(self._pid) if start is None else f"{self._pid}@{start}"
         self._owners = {}  # queue -> process, for private queues (never changes)
+        self._consumers = {}  # queue -> ((inode, mtime) of .consumers, live processes)
         self._lock = threading.Lock()
 
     # -- directories --------------------------------------------------------
@@ -216,16 +219,36 @@ class QueueStore:
     def has_consumer(self, queue):
         """Whether a live process consumes ``queue`` (markers of dead ones are removed)."""
         folder = os.path.join(self.queues_dir, queue, CONSUMERS)
+        # Every call asks: the markers seen last are reused while the
+        # directory is unchanged (a stat, not a listing), and still checked
+        # for life; a marker gone or added changes the directory's mtime.
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        stamp = (st.st_ino, st.st_mtime_ns)
+        cached = self._consumers.get(queue)
+        if cached is not None and cached[0] == stamp:
+            if not all(_gone(process) for process in cached[1]):
+                return True
         try:
             names = os.listdir(folder)
         except OSError:
             return False
+        live = []
         for name in names:
             process = _process_of(name.partition(".")[0])
             if process is not None and not _gone(process):
-                return True
-            _unlink_quietly(os.path.join(folder, name))
-        return False
+                live.append(process)
+            else:
+                _unlink_quietly(os.path.join(folder, name))
+        # Only a listing of a directory unchanged for a while is kept: a
+        # change within the clock tick of the last one may keep its mtime.
+        if live and time.time_ns() - st.st_mtime_ns > _MTIME_TICK_NS:
+            self._consumers[queue] = (stamp, tuple(dict.fromkeys(live)))
+        else:
+            self._consumers.pop(queue, None)
+        return bool(live)
 
     # -- messages -----------------------------------------------------------
 
@@ -299,16 +322,18 @@ class QueueStore:
             f"cannot write under {self.data_dir} (embedded transport): {exc.strerror or exc}"
         )
 
-    def list_ready(self, queue):
-        """The names of ``queue``'s ready messages, oldest first."""
-        try:
-            names = [
-                e.name
-                for e in os.scandir(os.path.join(self.queues_dir, queue))
-                if e.name.endswith(SUFFIX) and not e.name.startswith(".")
-            ]
-        except FileNotFoundError:
-            return collections.deque()
+    def list_ready(self, queue, arrived=None):
+        """The names of ``queue``'s ready messages, oldest first.
+
+        ``arrived``: the names of the files known to have arrived, instead
+        of a listing of the directory (some may be taken already).
+        """
+        if arrived is None:
+            try:
+                arrived = [e.name for e in os.scandir(os.path.join(self.queues_dir, queue))]
+            except FileNotFoundError:
+                return collections.deque()
+        names = [n for n in arrived if n.endswith(SUFFIX) and not n.startswith(".")]
         names.sort()
         return collections.deque(names)
 
@@ -333,8 +358,10 @@ class QueueStore:
         except FileNotFoundError:
             return None  # recovered by another process that thought we were dead
         try:
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
+            data = _read_all(fd)
+        finally:
+            os.close(fd)
+        try:
             return claimed, json.loads(data)
         except ValueError:
             LOG.warning("Dropped an unreadable message file %s", claimed)
@@ -357,12 +384,9 @@ class QueueStore:
                 os.unlink(path)
             except FileNotFoundError:
                 return None
-            with os.fdopen(fd, "rb") as f:
-                fd = None
-                data = f.read()
+            data = _read_all(fd)
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
         try:
             return json.loads(data)
         except ValueError:
@@ -415,6 +439,9 @@ class _NoTmpfile(Exception):
     """This filesystem (or a missing /proc) cannot link an O_TMPFILE file into place."""
 
 
+_READ_SIZE = 65536
+# Longer than a file timestamp's granularity (the kernel's coarse clock tick).
+_MTIME_TICK_NS = 50_000_000
 _tmpfile_works = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 _proc_dir_fd = None
 
@@ -426,6 +453,20 @@ def _proc_fd():
     if _proc_dir_fd is None:
         _proc_dir_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     return _proc_dir_fd
+
+
+def _read_all(fd):
+    # Not a file object: its fstat, lseek and ioctl cost more than the read.
+    # A message file is complete before it is linked in, so a short read of
+    # a regular file is its end.
+    data = os.read(fd, _READ_SIZE)
+    if len(data) < _READ_SIZE:
+        return data
+    chunks = [data]
+    while data:
+        data = os.read(fd, _READ_SIZE)
+        chunks.append(data)
+    return b"".join(chunks)
 
 
 def _write_all(fd, data):

@@ -10,12 +10,18 @@ queue counts as changed and the consumer looks again every
 import logging
 import os
 import select
+import struct
 import time
 
 try:
     import inotify_simple
 except ImportError:  # not Linux
     inotify_simple = None
+
+# struct inotify_event: wd, mask, cookie, len, then len bytes of name.
+_EVENT = struct.Struct("iIII")
+# Room for many events, and at least one with the longest name.
+_READ_SIZE = 65536
 
 __all__ = ["DirectoryGone", "new_wakeup"]
 
@@ -34,10 +40,12 @@ class _InotifyWakeup:
         # A message arrives by rename (MOVED_TO) or by link (CREATE).
         self._mask = flags.MOVED_TO | flags.CREATE | flags.DELETE_SELF | flags.MOVE_SELF
         self._gone = flags.DELETE_SELF | flags.MOVE_SELF | flags.IGNORED
+        self._overflow = flags.Q_OVERFLOW
         self._inotify = inotify_simple.INotify(nonblocking=True)
         self._queues = {}  # wd -> queue
         self._watches = {}  # queue -> wd
-        self._changed = set()
+        # queue -> names of the files that arrived, or None: look at them all.
+        self._changed = {}
         self._lost = None
         # Another thread's interrupt(): a byte in this pipe ends a wait.
         self._interrupt_r, self._interrupt_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -48,7 +56,7 @@ class _InotifyWakeup:
         wd = self._inotify.add_watch(path, self._mask)
         self._queues[wd] = queue
         self._watches[queue] = wd
-        self._changed.add(queue)  # whatever arrived before the watch
+        self._changed[queue] = None  # whatever arrived before the watch
 
     def unwatch(self, queue):
         wd = self._watches.pop(queue, None)
@@ -60,14 +68,19 @@ class _InotifyWakeup:
                 pass
 
     def take_changed(self, queue):
-        """True (once) if ``queue`` may have new messages since the last call."""
+        """What arrived in ``queue`` since the last call: False, True (look), or their names.
+
+        The names spare the consumer a listing of the directory for every
+        message; True says that any file may be new.
+        """
         if self._lost is not None:
-            lost, self._lost = self._lost, None
-            raise DirectoryGone(lost)
-        if queue in self._changed:
-            self._changed.discard(queue)
-            return True
-        return False
+            # Until the connection is replaced: a caller reading replies may
+            # see it first, and the consuming thread must see it too.
+            raise DirectoryGone(self._lost)
+        if queue not in self._changed:
+            return False
+        names = self._changed.pop(queue)
+        return True if names is None else names
 
     def wait(self, timeout, blocked=False):
         """Block until a queue changes, ``timeout`` passes or interrupt(); True if interrupted.
@@ -96,23 +109,34 @@ class _InotifyWakeup:
             pass  # already pending, or closed
 
     def _read(self):
+        # One read and struct.unpack_from: inotify_simple's read (an ioctl
+        # first, a namedtuple per event) cost more than the message it told of.
         try:
-            events = self._inotify.read(timeout=0)
+            data = os.read(self._inotify.fileno(), _READ_SIZE)
         except BlockingIOError:
             return
-        for event in events:
-            if event.mask & inotify_simple.flags.Q_OVERFLOW:
-                self._changed.update(self._watches)
+        pos, end = 0, len(data)
+        while pos < end:
+            wd, mask, _cookie, size = _EVENT.unpack_from(data, pos)
+            pos += _EVENT.size
+            name = os.fsdecode(data[pos : pos + size].rstrip(b"\0"))
+            pos += size
+            if mask & self._overflow:
+                self._changed.update(dict.fromkeys(self._watches))
                 continue
-            queue = self._queues.get(event.wd)
+            queue = self._queues.get(wd)
             if queue is None:
                 continue
-            if event.mask & self._gone:
+            if mask & self._gone:
                 self._lost = f"queue directory of {queue!r} was removed"
-                self._queues.pop(event.wd, None)
+                self._queues.pop(wd, None)
                 self._watches.pop(queue, None)
+            elif queue not in self._changed:
+                self._changed[queue] = [name]
             else:
-                self._changed.add(queue)
+                names = self._changed[queue]
+                if names is not None:
+                    names.append(name)
 
     def close(self):
         for close in (self._inotify.close, lambda: os.close(self._interrupt_r)):

@@ -50,6 +50,12 @@ class KombuDriver(base.Driver):
     # Whether the transport can end a blocked drain from another thread
     # (ConsumerThread.interrupt); if not, consumers poll for settlements.
     interruptible = False
+    # With interruptible: whether an ack wakes a busy consumer thread at once
+    # (False: it goes with the thread's next wake, at most ACK_HOLD_SECONDS on).
+    acks_wake_consumer = True
+    # Whether callers may read the reply connection themselves (leader/
+    # follower, see kombu.reply) on a transport other than amqp's.
+    callers_read_replies = False
 
     def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)

@@ -219,6 +219,8 @@ class KombuListener(base.Listener):
         self._last_activity = 0.0
         # Filled by any thread, emptied by the consumer thread.
         self._settlements = collections.deque()
+        # Whether an ack must wake the consumer thread (see drain_timeout).
+        self._acks_wake = True
 
     # -- consuming (the consumer thread) --------------------------------------
 
@@ -260,6 +262,19 @@ class KombuListener(base.Listener):
 
     def drain_timeout(self):
         if self.driver.interruptible:
+            if (
+                not self.driver.acks_wake_consumer
+                and self._outstanding
+                and time.monotonic() - self._last_activity < BUSY_SECONDS
+            ):
+                # Busy: the next message, or this short wait, brings the
+                # thread back soon enough to send the acks settled meanwhile.
+                self._acks_wake = False
+                return ACK_HOLD_SECONDS
+            # Set before looking at the settlements: settle() appends, then reads it.
+            self._acks_wake = True
+            if self._settlements:
+                return ACK_HOLD_SECONDS
             # settle() wakes the consumer thread of such a transport: no polling.
             return self.driver.drain_timeout
         if self._settlements or self._new_acks:
@@ -420,7 +435,7 @@ class KombuListener(base.Listener):
         thread = self._thread
         if thread is not None and threading.current_thread() is thread:
             self.flush()
-        elif thread is not None:
+        elif thread is not None and (action != _ACK or self._acks_wake):
             thread.interrupt()
 
     def flush(self, force=False):

@@ -5,12 +5,13 @@ condition variable with the exact time left, so a call times out when it
 should (not on the next poll).  Call-monitor heartbeats (``ending:
 false``, no result) restart the caller's monitor timer.
 
-On RabbitMQ the callers read the reply connection themselves while any
-of them waits (leader/follower): one caller at a time, the leader, reads
-and hands the other callers their replies; its own reply needs no hand-off
-between threads, which was the largest cost of a sequential call.  The
-consuming thread keeps the connection (heartbeats, reconnects) and reads
-only when no caller waits, or when the callers cannot.
+On RabbitMQ and on the embedded transport the callers read the reply
+connection themselves while any of them waits (leader/follower): one
+caller at a time, the leader, reads and hands the other callers their
+replies; its own reply needs no hand-off between threads, which was the
+largest cost of a sequential call.  The consuming thread keeps the
+connection (heartbeats, reconnects) and reads only when no caller waits,
+or when the callers cannot.
 """
 
 import collections
@@ -151,7 +152,10 @@ class ReplyWaiter:
     def connected(self, conn):
         """The consuming thread's connection (None: lost): callers read it while it works."""
         raw = getattr(conn, "_connection", None) if conn is not None else None
-        if isinstance(raw, amqp.Connection):
+        if not isinstance(raw, amqp.Connection):
+            # Another transport's drain is kombu's, when callers may read it.
+            raw = conn if self.driver.callers_read_replies else None
+        if raw is not None:
             self._errors = connection_errors(conn)
             self._raw = raw
             # Callers that waited for the reconnect may lead again.

@@ -112,13 +112,12 @@ def _executors():
         stats = server.stats()
         # Waiting: received, no thread free to start it yet (bounded by the prefetch).
         requests = f"requests: {stats['running']} running, {stats['waiting']} waiting"
-        pool = getattr(executor, "_pool", None)
-        if pool is None:
+        thread_counts = getattr(executor, "thread_counts", None)
+        if thread_counts is None:
             lines.append(f"{server.target.topic}: {type(executor).__name__}, {requests}")
             continue
-        lines.append(
-            f"{server.target.topic}: {len(pool._threads)}/{pool._max_workers} threads, {requests}"
-        )
+        started, limit = thread_counts()
+        lines.append(f"{server.target.topic}: {started}/{limit} threads, {requests}")
     return lines
 
 

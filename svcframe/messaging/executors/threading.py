@@ -53,6 +53,10 @@ class ThreadingExecutor:
                 self._threads.append(thread)
                 thread.start()
 
+    def thread_counts(self):
+        """(threads started, the most it may start): for the status report."""
+        return len(self._threads), self._max_threads
+
     def shutdown(self, wait=True):
         """Run what was submitted, then end the threads; ``wait``: until they have ended."""
         with self._lock:

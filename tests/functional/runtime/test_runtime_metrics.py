@@ -185,10 +185,18 @@ def test_one_worker_serves_metrics_health_and_reports_in_process(launch):
     with service.client() as client:
         for _ in range(5):
             client.call("describe")
-    code, text = status(base, "/metrics")
-    assert code == 200
-    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
-    assert float(samples[CALLS_OK]) == 5
+
+    def counted():
+        # Figures reach /metrics through the worker's writer thread, a few
+        # milliseconds after the replies.
+        code, text = status(base, "/metrics")
+        assert code == 200
+        samples = dict(
+            line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")
+        )
+        return samples if float(samples.get(CALLS_OK, 0)) == 5 else None
+
+    samples = wait_until(counted, 10, message="the five calls in /metrics")
     assert float(samples['svcframe_workers{state="ready"}']) == 1
     metrics_dir = service.state_path / "metrics" / f"svc-slowpoke-{port}"
     assert stat.S_IMODE(os.stat(metrics_dir).st_mode) == 0o700

@@ -6,11 +6,9 @@ import subprocess
 import sys
 
 import pytest
-import setproctitle
 
 from svcframe import log, systemd
 from svcframe.cmd import errors
-from svcframe.launcher import _proctitle
 
 SECRET = "s3,cr/et@x"
 URL = f"postgresql://svc:{SECRET}@db/test?password={SECRET}"
@@ -79,14 +77,23 @@ def test_systemd_status_is_masked(listener):
 
 
 def test_process_titles_are_masked():
-    before = setproctitle.getproctitle()
-    try:
-        _proctitle.set_title(f"svc-conductor: {URL}")
-        assert setproctitle.getproctitle() == (
-            "svc-conductor: postgresql://svc:***@db/test?password=***"
-        )
-    finally:
-        setproctitle.setproctitle(before)
+    # In a fresh process: setproctitle cannot change the title of a process
+    # whose argv memory an earlier test moved (it then reads back '').
+    code = (
+        "import sys, setproctitle\n"
+        "from svcframe.launcher import _proctitle\n"
+        "_proctitle.set_title('svc-conductor: ' + sys.argv[1])\n"
+        "print(setproctitle.getproctitle())\n"
+        "print(open('/proc/self/cmdline', 'rb').read().split(b'\\0')[0].decode())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, URL], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.splitlines()
+    masked = "svc-conductor: postgresql://svc:***@db/test?password=***"
+    assert out[0] == masked
+    # What ps and every local user see.
+    assert out[1].startswith(masked)
+    assert SECRET not in "\n".join(out)
 
 
 def test_command_errors_are_masked(capsys):

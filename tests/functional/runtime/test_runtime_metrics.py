@@ -172,7 +172,8 @@ def test_sigusr2_reports_every_worker_while_its_threads_are_stuck(launch):
         assert "rpc-server slowpoke: connected" in text, text
         assert re.search(r"^transport_url +=  ?\*\*\*\*$", text, re.M), text
         assert "guest:guest" not in text
-    assert service.count("Report written to") == 4
+    # Each worker logs the report's path after writing it.
+    wait_until(lambda: service.count("Report written to") == 4, 10, message="four log lines")
     assert service.proc.poll() is None
 
 

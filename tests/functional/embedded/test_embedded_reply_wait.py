@@ -5,7 +5,6 @@ data directory deleted while callers wait: every caller gets its own
 result, and none waits for a timeout.
 """
 
-import random
 import shutil
 import threading
 import time
@@ -13,17 +12,11 @@ import uuid
 
 import pytest
 from oslo_config import cfg
+from reply_callers import Echo, join_callers, start_callers
 
 from svcframe import messaging
 from svcframe.conf import register_messaging_opts
 from svcframe.testing import wait_until
-
-
-class _Echo:
-    def echo(self, ctxt, value, delay=0.0):
-        if delay:
-            time.sleep(delay)
-        return value
 
 
 def _transport(data_dir, **overrides):
@@ -42,7 +35,7 @@ def service(tmp_path):
     topic = f"replies-{uuid.uuid4().hex}"
     server_transport = _transport(data_dir, executor_thread_pool_size=16)
     server = messaging.get_rpc_server(
-        server_transport, messaging.Target(topic=topic, server="s1"), [_Echo()], "threading"
+        server_transport, messaging.Target(topic=topic, server="s1"), [Echo()], "threading"
     )
     server.start()
     transport = _transport(data_dir)
@@ -54,33 +47,6 @@ def service(tmp_path):
     server_transport.cleanup()
 
 
-def _callers(client, callers, delays, stop=None, calls=None):
-    outcomes = []
-
-    def caller(i):
-        rnd = random.Random(i)
-        n = 0
-        while (calls is None or n < calls) and not (stop is not None and stop.is_set()):
-            value = f"{i}-{n}"
-            try:
-                got = client.call({}, "echo", value=value, delay=rnd.choice(delays))
-                outcomes.append(got == value)
-            except Exception as exc:  # noqa: BLE001 - counted by the test
-                outcomes.append(repr(exc))
-            n += 1
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-    for thread in threads:
-        thread.start()
-    return threads, outcomes
-
-
-def _join(threads):
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a caller hung"
-
-
 def test_callers_read_their_replies_and_each_gets_its_own(service):
     _data_dir, transport, client = service
     assert client.call({}, "echo", value=0) == 0
@@ -88,21 +54,21 @@ def test_callers_read_their_replies_and_each_gets_its_own(service):
     assert waiter._raw is not None, "callers cannot read the reply queue"
     started = time.monotonic()
     # Replies come back out of order: a leader reads others' replies first.
-    threads, outcomes = _callers(client, 8, (0.0, 0.0, 0.001, 0.005, 0.02), calls=40)
-    _join(threads)
+    threads, outcomes = start_callers(client, 8, (0.0, 0.0, 0.001, 0.005, 0.02), calls=40)
+    join_callers(threads)
     assert outcomes == [True] * 320
     # A missed hand-over costs a follower 50 ms per call, a lost reply the
     # whole timeout: 320 calls of at most 20 ms on 16 threads take far less.
     assert time.monotonic() - started < 30
 
 
-def test_calls_go_on_after_the_data_directory_is_deleted_under_callers(service):
+def test_calls_go_on_after_the_data_directory_is_deleted_understart_callers(service):
     data_dir, transport, client = service
     assert client.call({}, "echo", value=0) == 0
     # The calls in flight when the directory goes time out: quickly here.
     client = client.prepare(timeout=3)
     stop = threading.Event()
-    threads, outcomes = _callers(client, 4, (0.002,), stop=stop)
+    threads, outcomes = start_callers(client, 4, (0.002,), stop=stop)
     try:
         wait_until(lambda: len(outcomes) >= 40, 10, message="calls under way")
         served_before = outcomes.count(True)
@@ -113,7 +79,7 @@ def test_calls_go_on_after_the_data_directory_is_deleted_under_callers(service):
         wait_until(lambda: outcomes.count(True) >= served_before + 40, 30, message="served again")
     finally:
         stop.set()
-        _join(threads)
+        join_callers(threads)
     failures = [o for o in outcomes if o is not True]
     # Calls in flight when the directory went may time out, and calls made
     # before the server declared its queue again find nobody; no caller gets

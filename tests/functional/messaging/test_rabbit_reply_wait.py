@@ -5,61 +5,34 @@ breaks while a caller is reading it: every caller gets its own result, and
 none waits for a timeout.
 """
 
-import random
 import socket
 import threading
 import time
 
-from conftest import new_conf, wait_until
+from conftest import new_conf
+from reply_callers import Echo, join_callers, start_callers
 
-
-class _Echo:
-    def echo(self, ctxt, value, delay=0.0):
-        if delay:
-            time.sleep(delay)
-        return value
-
-
-def _run_callers(client, callers, calls, delays):
-    results, errors = {}, []
-
-    def caller(i):
-        rnd = random.Random(i)
-        try:
-            for n in range(calls):
-                value = f"{i}-{n}"
-                delay = rnd.choice(delays)
-                results[value] = client.call({}, "echo", value=value, delay=delay)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a caller hung"
-    return results, errors
+from svcframe.testing import wait_until
 
 
 def test_concurrent_callers_each_get_their_own_reply(rpc, topic):
     conf = new_conf()
     conf.set_override("executor_thread_pool_size", 16)
-    rpc.server(rpc.transport(conf=conf), topic, [_Echo()])
+    rpc.server(rpc.transport(conf=conf), topic, [Echo()])
     client = rpc.client(rpc.transport(), topic, timeout=20)
     # Replies come back out of order: a leader reads others' replies first.
     started = time.monotonic()
-    results, errors = _run_callers(client, 8, 40, (0.0, 0.0, 0.001, 0.005, 0.02))
-    assert errors == []
-    assert len(results) == 8 * 40
-    assert all(key == value for key, value in results.items())
+    threads, outcomes = start_callers(client, 8, (0.0, 0.0, 0.001, 0.005, 0.02), calls=40)
+    join_callers(threads)
+    # 8 * 40 calls, each with its own result.
+    assert outcomes == [True] * 320
     # A missed hand-over would cost a follower 50 ms per call, a lost reply
     # the whole timeout: 320 calls of at most 20 ms on 16 threads take far less.
     assert time.monotonic() - started < 30
 
 
 def test_callers_read_replies_and_the_reply_thread_stands_by(rpc, topic):
-    rpc.server(rpc.transport(), topic, [_Echo()])
+    rpc.server(rpc.transport(), topic, [Echo()])
     transport = rpc.transport()
     client = rpc.client(transport, topic, timeout=10)
     assert client.call({}, "echo", value=0) == 0
@@ -70,7 +43,7 @@ def test_callers_read_replies_and_the_reply_thread_stands_by(rpc, topic):
 
 
 def test_a_reply_connection_lost_under_callers_reconnects_and_calls_go_on(rpc, topic):
-    rpc.server(rpc.transport(), topic, [_Echo()])
+    rpc.server(rpc.transport(), topic, [Echo()])
     transport = rpc.transport()
     # Replies the broker had delivered to the lost connection are lost with
     # it: their calls time out, quickly here.
@@ -80,21 +53,7 @@ def test_a_reply_connection_lost_under_callers_reconnects_and_calls_go_on(rpc, t
     consumer = waiter._consumer
     old = consumer.conn
     stop = threading.Event()
-    outcomes = []
-
-    def caller(i):
-        n = 0
-        while not stop.is_set():
-            value = f"{i}-{n}"
-            try:
-                outcomes.append(client.call({}, "echo", value=value, delay=0.002) == value)
-            except Exception as exc:  # noqa: BLE001 - counted below
-                outcomes.append(repr(exc))
-            n += 1
-
-    threads = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(4)]
-    for thread in threads:
-        thread.start()
+    threads, outcomes = start_callers(client, 4, (0.002,), stop=stop)
     try:
         wait_until(lambda: len(outcomes) >= 40, 10, message="calls under way")
         # What a broker restart looks like to the reply connection: its socket closes.
@@ -110,9 +69,7 @@ def test_a_reply_connection_lost_under_callers_reconnects_and_calls_go_on(rpc, t
         )
     finally:
         stop.set()
-        for thread in threads:
-            thread.join(10)
-    assert not any(thread.is_alive() for thread in threads), "a caller hung"
+        join_callers(threads)
     failures = [o for o in outcomes if o is not True]
     # No caller gets someone else's result; the calls in flight may time out.
     assert all(isinstance(f, str) and "Timeout" in f for f in failures), failures

@@ -110,6 +110,16 @@ def listed_versions(d):
     }
 
 
+def wait_listed(d, listed):
+    """Wait until ``service list`` shows ``listed`` (see listed_versions): heartbeats lag."""
+    wait_until(
+        lambda: listed_versions(d) == listed,
+        10,
+        message=f"service list showing {listed}",
+        interval=0.5,
+    )
+
+
 def run_on(d, agent, scheduler, kind="sum", params=None, progress_interval=None):
     """Submit a task through ``scheduler`` with only ``agent`` enabled; the task, done."""
     with only(d, agent):
@@ -130,12 +140,7 @@ def test_capped_scheduler_runs_tasks_on_old_and_new_agents(deployment):
         ("svc-worker", d.old1.host): ("1.0", "alpha"),
         ("svc-agent", d.new1.host): ("1.1", "beta"),
     }
-    wait_until(
-        lambda: listed_versions(d) == listed,
-        10,
-        message=f"service list showing {listed}",
-        interval=0.5,
-    )
+    wait_listed(d, listed)
     announced = {w["host"]: w for w in d.manage_json("rpc", "call", "scheduler", "list_workers")}
     assert {announced[w.host]["kinds"] == KINDS for w in (d.old1, d.new1)} == {True}
 
@@ -185,12 +190,7 @@ def test_upgraded_agent_keeps_its_old_name_then_sighup_lifts_the_cap(deployment)
         ("svc-worker", d.old1.host): ("1.1", "beta"),
         ("svc-agent", d.new1.host): ("1.1", "beta"),
     }
-    wait_until(
-        lambda: listed_versions(d) == listed,
-        10,
-        message=f"service list showing {listed}",
-        interval=0.5,
-    )
+    wait_listed(d, listed)
     # The capped scheduler still sends run_task 1.0, which the current agent runs
     # too, without progress_interval: no progress is reported until the end.
     capped = run_on(d, d.old1, d.capped, *SLOW_TASK, progress_interval=0.1)

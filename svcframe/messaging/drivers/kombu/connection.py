@@ -28,6 +28,7 @@ from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 
 __all__ = [
+    "amqp_connection",
     "ReconnectBackoff",
     "connect",
     "ConsumerThread",
@@ -154,6 +155,12 @@ def connect(driver, what, retry=None, deadline=None, stop_event=None, backoff=No
                 time.sleep(delay)
 
 
+def amqp_connection(conn):
+    """The py-amqp connection under the kombu connection ``conn``; None on other transports."""
+    raw = getattr(conn, "_connection", None)
+    return raw if isinstance(raw, amqp.Connection) else None
+
+
 def _drain_events(conn):
     """The drain of ``conn``'s transport connection, without kombu's wrapper.
 
@@ -161,10 +168,8 @@ def _drain_events(conn):
     connected on every call (three property lookups and a socket check): a
     tenth of a busy consumer thread, for what the read itself reports.
     """
-    raw = conn._connection
-    if isinstance(raw, amqp.Connection):
-        return raw.drain_events
-    return conn.drain_events
+    raw = amqp_connection(conn)
+    return conn.drain_events if raw is None else raw.drain_events
 
 
 def start_kombu_consumers(driver, channel, queues, on_message, **callbacks):

@@ -25,7 +25,11 @@ import kombu
 from svcframe.messaging import _wire as wire
 from svcframe.messaging import exceptions
 from svcframe.messaging.drivers.kombu import payload as kombu_payload
-from svcframe.messaging.drivers.kombu.connection import ConsumerThread, connection_errors
+from svcframe.messaging.drivers.kombu.connection import (
+    ConsumerThread,
+    amqp_connection,
+    connection_errors,
+)
 
 __all__ = ["ReplyWaiter"]
 
@@ -151,10 +155,10 @@ class ReplyWaiter:
 
     def connected(self, conn):
         """The consuming thread's connection (None: lost): callers read it while it works."""
-        raw = getattr(conn, "_connection", None) if conn is not None else None
-        if not isinstance(raw, amqp.Connection):
+        raw = amqp_connection(conn)
+        if raw is None and conn is not None and self.driver.callers_read_replies:
             # Another transport's drain is kombu's, when callers may read it.
-            raw = conn if self.driver.callers_read_replies else None
+            raw = conn
         if raw is not None:
             self._errors = connection_errors(conn)
             self._raw = raw

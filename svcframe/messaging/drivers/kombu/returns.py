@@ -3,7 +3,9 @@
 * A reply whose queue is gone (its caller timed out, or restarts) is sent
   again with growing delays, a bounded number of times per queue; then the
   queue is remembered as obsolete for a while, and later replies to it are
-  not sent at all, as oslo.messaging does.
+  not sent at all, as oslo.messaging does.  Just after a reconnect the
+  replies re-sent come back until their callers are back: only the
+  reconnect window bounds those.
 * A cast or call returned just after the publisher reconnected is sent
   again until its server is back: after a broker restart the servers
   re-declare their queues a moment after the clients reconnect.  A call
@@ -172,7 +174,12 @@ class ReturnedMessages:
     def _resend_reply(self, reply_q, body, msg_id):
         now = time.monotonic()
         first, attempts = self._reply_queue_attempts.get(reply_q, (now, 0))
-        attempts += 1
+        # Just after a reconnect, the replies this publisher re-sent come back
+        # until their callers have declared their reply queues again: the
+        # reconnect window bounds them, as it bounds returned casts, and a
+        # burst of them does not use up the queue's attempts.
+        if not self.just_reconnected():
+            attempts += 1
         gone_for = now - first
         if (
             gone_for >= self.driver.missing_consumer_retry_timeout
@@ -187,11 +194,11 @@ class ReturnedMessages:
                 shorten(msg_id),
                 shorten(reply_q),
                 gone_for,
-                attempts - 1,
+                max(0, attempts - 1),
             )
             return
         self._reply_queue_attempts[reply_q] = (first, attempts)
-        delay = min(RESEND_DELAY * 2 ** (attempts - 1), REPLY_RESEND_MAX_DELAY)
+        delay = min(RESEND_DELAY * 2 ** max(0, attempts - 1), REPLY_RESEND_MAX_DELAY)
         outgoing = Outgoing(
             exchange="", routing_key=reply_q, body=body, mandatory=True, kind="reply", msg_id=msg_id
         )

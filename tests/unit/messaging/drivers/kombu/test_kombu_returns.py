@@ -143,6 +143,21 @@ def test_a_returned_call_fails_at_once_when_not_just_reconnected(policy, failed)
     )
 
 
+def test_replies_returned_just_after_a_reconnect_do_not_use_up_their_queue(policy, clock):
+    # After a broker restart the publisher re-sends every unconfirmed reply at
+    # once; they come back until the caller has declared its reply queue again.
+    policy.reconnected_at = clock.now
+    for _ in range(3 * returns.REPLY_RETRIES_PER_QUEUE):
+        policy.handle("", "reply_q1", reply_body(), "NO_ROUTE")
+    assert not policy.reply_queue_obsolete("reply_q1")
+    assert len(policy._resends) == 3 * returns.REPLY_RETRIES_PER_QUEUE
+    assert {due for due, _ in policy._resends} == {clock.now + returns.RESEND_DELAY}
+    # Once the reconnect window is over, the queue's attempts count again.
+    clock.now += policy.driver.missing_consumer_retry_timeout + 1
+    policy.handle("", "reply_q1", reply_body(), "NO_ROUTE")
+    assert policy.reply_queue_obsolete("reply_q1")
+
+
 def test_a_cast_returned_just_after_a_reconnect_is_sent_again_on_its_exchange(policy, clock):
     policy.reconnected_at = clock.now - 1
     policy.handle("nova", "compute", body(), "NO_ROUTE", expiration=None)

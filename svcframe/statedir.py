@@ -123,11 +123,12 @@ def make_private(path):
 
 
 def service_state_dirs(conf):
-    """Where a service on ``conf`` keeps state: state_path, and the embedded data_dir."""
+    """Where a service on ``conf`` keeps state: state_path, and the embedded data directory."""
+    from svcframe.messaging.drivers.embedded import location
     from svcframe.messaging.transport import _configured_url  # the one rule for "unset"
 
     dirs = [conf.state_path]
     url = _configured_url(conf)
     if not url or url.startswith("embedded:"):
-        dirs.append(conf.embedded.data_dir)
+        dirs += location.private_dirs(location.configured_data_dir(conf))
     return dirs

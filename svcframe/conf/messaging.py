@@ -128,9 +128,15 @@ embedded_group = cfg.OptGroup(
 embedded_opts = [
     cfg.StrOpt(
         "data_dir",
-        default="$state_path/messaging",
+        sample_default="a directory in memory for this state_path, /dev/shm/svcframe-UID/KEY",
         help="Directory holding the embedded transport's queues and exchange "
-        "bindings. Every process that talks to each other must use the same one.",
+        "bindings. Every process that talks to each other must use the same one. "
+        "Unset, it is in memory (a tmpfs), one per state_path: queued messages "
+        "outlive the death of any process, not a reboot, as on RabbitMQ's "
+        "transient queues. Set it to a directory on disk, $state_path/messaging "
+        "for instance, to keep them across reboots, at about half the speed. "
+        "Where /dev/shm is missing or smaller than 1 GiB, unset means "
+        "$state_path/messaging.",
     ),
     cfg.FloatOpt(
         "polling_interval",

@@ -11,6 +11,7 @@ import pytest
 from oslo_config import cfg
 
 from svcframe import messaging
+from svcframe.messaging.drivers.embedded import location
 from svcframe.testing import wait_until
 
 pytestmark = pytest.mark.slow
@@ -54,9 +55,14 @@ def test_one_server_two_client_processes(peers, local_client, embedded_config, t
     records = _records_when(local_client, ["srv1"], lambda r: set(tags) <= set(r["srv1"]))
     assert collections.Counter(records["srv1"]) == dict.fromkeys(tags, 1)
 
-    # The queues live where the configuration says.
-    where = "state/messaging" if "state_path" in open(embedded_config).read() else "queues"
-    assert os.path.isdir(tmp_path / where / "exchanges")
+    # The queues live where the configuration says: data_dir, or in memory
+    # for the state_path.
+    if "state_path" in open(embedded_config).read():
+        where = location.default_data_dir(str(tmp_path / "state"))
+        assert where.startswith(location.MEMORY_ROOT + "/")
+    else:
+        where = tmp_path / "queues"
+    assert os.path.isdir(os.path.join(where, "exchanges"))
 
 
 def test_fanout_reaches_every_server_process(peers, local_client):

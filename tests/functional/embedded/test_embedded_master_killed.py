@@ -1,7 +1,7 @@
 """svc-launch killed with SIGKILL on the embedded transport, then started again.
 
 A conductor with two workers on the default transport (``transport_url``
-unset: files under ``$state_path/messaging``) gets casts of ``create_task``
+unset: files in memory, under ``/dev/shm``, for its state_path) gets casts of ``create_task``
 and calls while its master is killed with SIGKILL, alone or with its whole
 process group (as the OOM killer or ``systemctl kill -s KILL`` do).  Workers
 must not outlive their master: they see the end of its lifeline pipe and
@@ -23,6 +23,7 @@ import time
 import pytest
 
 from svcframe import messaging
+from svcframe.messaging.drivers.embedded import location
 from svcframe.testing import wait_until
 
 RUNTIME = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "runtime")
@@ -95,7 +96,7 @@ def processed(state_path):
 
 def claimed_files(state_path):
     """{queue: [claimed file names]} of the non-empty .claimed directories."""
-    queues = os.path.join(state_path, "messaging", "queues")
+    queues = os.path.join(location.default_data_dir(state_path), "queues")
     found = {}
     for queue in os.listdir(queues):
         folder = os.path.join(queues, queue, ".claimed")

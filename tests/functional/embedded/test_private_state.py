@@ -1,6 +1,7 @@
-"""The state a service keeps on disk is private to the user running it."""
+"""The state a service keeps on its host is private to the user running it."""
 
 import os
+import pathlib
 import pwd
 import stat
 import subprocess
@@ -13,6 +14,7 @@ from oslo_config import cfg
 
 from svcframe import db, messaging, statedir
 from svcframe.conf import register_messaging_opts
+from svcframe.messaging.drivers.embedded import location
 
 SVC_LAUNCH = os.path.join(os.path.dirname(sys.executable), "svc-launch")
 
@@ -65,15 +67,20 @@ def test_everything_created_under_state_path_is_private_whatever_the_umask(tmp_p
         names = {p.name for p in state.iterdir()}
         assert {"services.sqlite", "services.sqlite-wal", "services.sqlite-shm"} <= names
         seen = 0
-        for root, dirs, files in os.walk(state):
-            for name in dirs:
-                mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
-                assert mode == 0o700, (os.path.join(root, name), oct(mode))
-            for name in files:
-                mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
-                assert mode == 0o600, (os.path.join(root, name), oct(mode))
-                seen += 1
-        assert stat.S_IMODE(os.stat(state).st_mode) == 0o700
+        # The queues are in memory, in a directory of their own for this state_path.
+        data_dir = location.default_data_dir(str(state))
+        assert transport._driver.data_dir == data_dir
+        for top in (str(state), data_dir):
+            for root, dirs, files in os.walk(top):
+                for name in dirs:
+                    mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
+                    assert mode == 0o700, (os.path.join(root, name), oct(mode))
+                for name in files:
+                    mode = stat.S_IMODE(os.stat(os.path.join(root, name)).st_mode)
+                    assert mode == 0o600, (os.path.join(root, name), oct(mode))
+                    seen += 1
+        for directory in location.private_dirs(data_dir) + [str(state)]:
+            assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700, directory
         assert seen >= 5  # the database files, bindings, the queued cast, markers
         eng.dispose()
     finally:
@@ -111,9 +118,9 @@ def test_svc_launch_refuses_a_data_directory_of_another_user(tmp_path):
         pytest.skip("needs root to give a directory to another user")
     nobody = pwd.getpwnam("nobody").pw_uid
     state = tmp_path / "state"
-    data = state / "messaging"
-    data.mkdir(parents=True, mode=0o700)
-    os.chmod(state, 0o700)
+    state.mkdir(mode=0o700)
+    data = location.default_data_dir(str(state))
+    os.makedirs(data, mode=0o700)
     os.chown(data, nobody, -1)
     result = _launch(tmp_path, state)
     assert result.returncode == 2, result.stderr
@@ -135,7 +142,7 @@ def test_a_planted_symlink_is_never_followed(tmp_path):
 
     transport = messaging.get_rpc_transport(conf)
     topic = f"planted-{uuid.uuid4().hex}"
-    bindings = state / "messaging" / "exchanges" / f"{topic}_fanout.exchange"
+    bindings = pathlib.Path(transport._driver.data_dir, "exchanges", f"{topic}_fanout.exchange")
     bindings.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, bindings)
     server = messaging.get_rpc_server(

@@ -7,6 +7,7 @@ from oslo_config import cfg
 
 from svcframe.cmd import config_errors
 from svcframe.conf import database, messaging, sources
+from svcframe.messaging.drivers.embedded import location
 
 
 def parse(tmp_path, text, argv=()):
@@ -26,8 +27,11 @@ def test_a_relative_state_path_is_relative_to_the_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     conf = parse(tmp_path, "[DEFAULT]\nstate_path = ./state\n")
     assert conf.state_path == str(tmp_path / "etc" / "state")
-    # Defaults that interpolate it follow.
-    assert conf.embedded.data_dir == str(tmp_path / "etc" / "state" / "messaging")
+    # Defaults derived from it follow.
+    assert location.configured_data_dir(conf) == location.default_data_dir(
+        str(tmp_path / "etc" / "state")
+    )
+    assert conf.embedded.data_dir is None
 
 
 def test_other_path_options_too(tmp_path):

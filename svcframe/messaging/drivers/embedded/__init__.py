@@ -1,9 +1,10 @@
 """The embedded driver: RPC between the processes of one host, with no broker.
 
 Used when ``transport_url`` is unset (or ``embedded://``).  Messages are
-files under ``[embedded] data_dir`` (by default ``$state_path/messaging``),
-one directory per queue, routed by kombu's virtual exchanges so that
-topic, server and fanout routing work exactly as on RabbitMQ.  Consumers
+files under ``[embedded] data_dir`` (by default in memory, one directory
+per state_path under ``/dev/shm``: see ``location``), one directory per
+queue, routed by kombu's virtual exchanges so that topic, server and
+fanout routing work exactly as on RabbitMQ.  Consumers
 sleep until a message arrives (inotify on Linux).  See ``store`` for the
 layout on disk and ``channel`` for what the transport does as a broker.
 
@@ -11,13 +12,12 @@ The data directory is private: created 0700, and refused when it exists
 but belongs to another user or others can write to it.
 """
 
-import os
-
 import kombu
 
 from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
 from svcframe.messaging.drivers.brokerless import BrokerlessDriver
+from svcframe.messaging.drivers.embedded import location
 from svcframe.messaging.drivers.embedded.channel import Transport
 from svcframe.messaging.drivers.embedded.publisher import ThreadLocalPublisher
 from svcframe.messaging.drivers.kombu.connection import ReconnectBackoff
@@ -38,8 +38,9 @@ class EmbeddedDriver(BrokerlessDriver):
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
         # embedded:///var/tmp/q names /var/tmp/q: a URL's path is absolute.
         path = (getattr(url, "virtual_host", None) or "").strip("/")
-        data_dir = "/" + path if path else conf.embedded.data_dir
-        self.data_dir = statedir.ensure_private_dir(os.path.expanduser(data_dir))
+        data_dir = "/" + path if path else location.configured_data_dir(conf)
+        for directory in location.private_dirs(data_dir):
+            self.data_dir = statedir.ensure_private_dir(directory)
         self.safe_url = f"embedded://{self.data_dir}"
         self.polling_interval = conf.embedded.polling_interval
 

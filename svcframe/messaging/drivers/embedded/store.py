@@ -38,6 +38,7 @@ import time
 
 from svcframe import statedir
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.embedded import location
 
 __all__ = ["QueueStore", "InvalidQueueName", "StoreFull", "pid_alive"]
 
@@ -318,8 +319,14 @@ class QueueStore:
     def _full(self, exc):
         # No error here is a lost connection: retrying cannot help, so the
         # publisher must not treat it as one (it would spin).
+        hint = ""
+        if exc.errno == errno.ENOSPC and self.data_dir.startswith(location.MEMORY_ROOT + "/"):
+            hint = (
+                "; the queues are in memory: free some, or set [embedded] data_dir "
+                "to a directory on disk for a larger backlog"
+            )
         return StoreFull(
-            f"cannot write under {self.data_dir} (embedded transport): {exc.strerror or exc}"
+            f"cannot write under {self.data_dir} (embedded transport): {exc.strerror or exc}{hint}"
         )
 
     def list_ready(self, queue, arrived=None):

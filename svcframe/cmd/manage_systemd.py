@@ -79,7 +79,10 @@ NoNewPrivileges=yes
 ProtectSystem=strict
 ProtectHome=yes
 PrivateTmp=yes
-PrivateDevices=yes
+# Not PrivateDevices=: the embedded transport's queues are in the host's
+# /dev/shm by default, shared with the other units and with svc-manage. No
+# device node is open to the service all the same.
+DevicePolicy=closed
 PrivateMounts=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
@@ -94,7 +97,8 @@ RestrictNamespaces=yes
 RestrictRealtime=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
-RemoveIPC=yes
+# Not RemoveIPC=: it would delete the queued messages in /dev/shm whenever
+# the service stops or restarts.
 KeyringMode=private
 CapabilityBoundingSet=
 AmbientCapabilities=

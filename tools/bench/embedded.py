@@ -22,6 +22,7 @@ from oslo_config import cfg
 
 from svcframe import messaging
 from svcframe.conf.paths import default_state_path
+from svcframe.messaging.drivers.embedded import location
 
 
 class _Counter:
@@ -92,8 +93,9 @@ def _family(pid):
     return [pid] + [int(p) for p in out.stdout.split()]
 
 
-def idle_cpu(seconds, base):
-    state = tempfile.mkdtemp(prefix="svcframe-idle-", dir=base)
+def idle_cpu(seconds):
+    # With the default data_dir, as a user's first conductor runs.
+    state = tempfile.mkdtemp(prefix="svcframe-idle-", dir=os.path.dirname(default_state_path()))
     config = os.path.join(state, "svc.conf")
     with open(config, "w") as f:
         f.write(f"[DEFAULT]\nstate_path = {state}/state\n")
@@ -115,20 +117,29 @@ def idle_cpu(seconds, base):
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(state, ignore_errors=True)
+        shutil.rmtree(location.default_data_dir(f"{state}/state"), ignore_errors=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backlogs", default="10000,100000")
     ap.add_argument("--idle-seconds", type=float, default=30.0)
+    ap.add_argument(
+        "--embedded-dir",
+        default=os.path.dirname(location.default_data_dir(default_state_path())),
+        help="where the backlogs' data directories are made (default %(default)s, "
+        "beside the default data_dir)",
+    )
     args = ap.parse_args()
-    base = os.path.dirname(default_state_path())
-    os.makedirs(base, exist_ok=True)
+    base = args.embedded_dir
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(default_state_path()), exist_ok=True)
+    print(f"backlog data directories under {base}")
     for n in [int(x) for x in args.backlogs.split(",") if x]:
         publish, drain = backlog(n, base)
         print(f"backlog {n:>7}: published {publish:8.0f} casts/s, drained {drain:8.0f} casts/s")
     if args.idle_seconds:
-        procs, pct = idle_cpu(args.idle_seconds, base)
+        procs, pct = idle_cpu(args.idle_seconds)
         print(
             f"idle conductor, 2 workers ({procs} processes): {pct:.3f}% of a core "
             f"over {args.idle_seconds:.0f} s"

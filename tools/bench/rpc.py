@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import _common  # noqa: E402
 
 from svcframe.conf.paths import default_state_path  # noqa: E402
+from svcframe.messaging.drivers.embedded import location  # noqa: E402
 
 SYSTEMS = {
     "svcframe": "svcframe_rpc.py",
@@ -88,6 +89,10 @@ EMBEDDED_TARGETS = [
 ]
 
 
+def _default_embedded_dir():
+    return os.path.dirname(location.default_data_dir(default_state_path()))
+
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0],
@@ -126,6 +131,13 @@ def parse_args(argv=None):
         type=int,
         default=1,
         help="run a failed run again this many times (a broker restarted under it)",
+    )
+    ap.add_argument(
+        "--embedded-dir",
+        default=_default_embedded_dir(),
+        help="where the embedded transport's data directories are made (default "
+        "%(default)s, beside the default data_dir; a directory on disk measures a "
+        "data_dir set there)",
     )
     ap.add_argument(
         "--broker-wait",
@@ -175,9 +187,8 @@ def _run_one(system, args, params, topic):
         return None, f"the broker did not accept connections within {args.broker_wait} s"
     url = args.url
     if system == "embedded":
-        # Beside the default state_path: where the transport's data lives.
-        base = os.path.dirname(default_state_path())
-        os.makedirs(base, exist_ok=True)
+        base = args.embedded_dir
+        os.makedirs(base, mode=0o700, exist_ok=True)
         url = "embedded://" + tempfile.mkdtemp(prefix="svcframe-bench-", dir=base)
     cmd = [
         sys.executable,
@@ -470,6 +481,8 @@ def main(argv=None):
         f"load average {env_start.get('loadavg')}",
         flush=True,
     )
+    if "embedded" in systems:
+        print(f"embedded data directories under {args.embedded_dir}", flush=True)
     if args.profile:
         os.makedirs(args.profile, exist_ok=True)
     results = {s: [] for s in systems}

@@ -79,9 +79,11 @@ launcher_opts = [
     ),
     cfg.FloatOpt(
         "worker_heartbeat_interval",
-        default=1.0,
         min=0.01,
-        help="Seconds between two heartbeats a worker sends to the master.",
+        sample_default="a sixth of worker_hang_timeout, at most 5",
+        help="Seconds between two heartbeats a worker sends to the master. "
+        "Unset, a sixth of worker_hang_timeout, at most 5 s: a hung worker is "
+        "one that missed several, and an idle worker wakes for nothing else.",
     ),
     cfg.FloatOpt(
         "worker_hang_timeout",

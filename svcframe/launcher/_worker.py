@@ -106,15 +106,32 @@ class WorkerRunner(Runner):
         _channel.send(
             self.spec.status_fd, _channel.RESET, f"{latest} {self.generation} {self.digest}"
         )
+        _beat_now.set()
 
 
-def _heartbeat(fd, interval):
+# Most of an idle worker's wake-ups are heartbeats: no more than needed.
+MAX_HEARTBEAT_INTERVAL = 5.0
+
+
+def heartbeat_interval(conf):
+    """Seconds between two heartbeats: as set, or a sixth of the hang timeout, at most 5."""
+    if conf.launcher.worker_heartbeat_interval:
+        return conf.launcher.worker_heartbeat_interval
+    return min(MAX_HEARTBEAT_INTERVAL, conf.launcher.worker_hang_timeout / 6)
+
+
+# Set after a reload: the hang timeout may be shorter than the sleep in progress.
+_beat_now = threading.Event()
+
+
+def _heartbeat(fd, conf):
     while True:
         try:
             _channel.send(fd, _channel.HEARTBEAT)
         except OSError:
             return
-        time.sleep(interval)
+        _beat_now.wait(heartbeat_interval(conf))
+        _beat_now.clear()
 
 
 def _watch_master(spec, grace):
@@ -160,7 +177,7 @@ def main(conf, service, spec, unblock):
             _heartbeat,
             "svcframe-heartbeat",
             spec.status_fd,
-            conf.launcher.worker_heartbeat_interval,
+            conf,
         )
         _start_thread(_watch_master, "svcframe-lifeline", spec, conf.graceful_shutdown_timeout)
         status = runner.run(signals)

@@ -81,6 +81,10 @@ class HTTPServer:
         self._selector = selector
         selector.register(self._sock, selectors.EVENT_READ, self._on_accept)
 
+    def next_deadline(self):
+        """When the first open connection expires (monotonic time), None without any."""
+        return min((c.deadline for c in self._connections.values()), default=None)
+
     def expire(self, now=None):
         """Drop connections idle past their deadline."""
         now = time.monotonic() if now is None else now

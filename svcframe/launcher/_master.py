@@ -28,7 +28,8 @@ LOG = logging.getLogger("svcframe.launcher")
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, _report.SIGNAL)
 # Deadlines wake the loop anyway; this only bounds the damage of a missed one.
-_MAX_SLEEP = 1.0
+# Every wake of an idle master costs CPU: not more often than heartbeats come.
+_MAX_SLEEP = 5.0
 
 
 class _Worker:
@@ -168,6 +169,9 @@ class ProcessLauncher(Launcher):
             deadlines.append(self._next_watchdog)
         if self._kill_at is not None:
             deadlines.append(self._kill_at)
+        observer_deadline = self._observer.next_deadline()
+        if observer_deadline is not None:
+            deadlines.append(observer_deadline)
         if not self._stopping:
             hang = self.conf.launcher.worker_hang_timeout
             deadlines.extend(w.last_seen + hang for w in self._workers.values() if not w.killed)

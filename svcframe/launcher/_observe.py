@@ -186,6 +186,10 @@ class MasterObserver(_Observer):
         if self.server is not None:
             self.server.expire()
 
+    def next_deadline(self):
+        """When tick() has something to do next (monotonic time), None for nothing."""
+        return self.server.next_deadline() if self.server is not None else None
+
     def worker_exited(self, worker, code, stopping):
         """Forget a dead worker's live gauges; count the restart it causes."""
         if self.server is None:

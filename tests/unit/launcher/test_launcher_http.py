@@ -76,6 +76,23 @@ def test_a_stalled_client_does_not_hold_others(served, monkeypatch):
     stalled.close()
 
 
+def test_the_next_deadline_is_the_first_open_connections(served, monkeypatch):
+    # The master sleeps until then at most: an idle master wakes for nothing else.
+    server, _ = served
+    assert server.next_deadline() is None
+    monkeypatch.setattr(_http, "IDLE_TIMEOUT", 30)
+    with socket.create_connection(server.address, timeout=5) as stalled:
+        stalled.sendall(b"GET /ok HTTP/1.1\r\n")
+        opened = time.monotonic()
+        deadline = None
+        for _ in range(100):
+            deadline = server.next_deadline()
+            if deadline is not None:
+                break
+            time.sleep(0.01)
+        assert deadline is not None and opened + 29 < deadline < opened + 31
+
+
 def test_a_busy_port_fails_at_once():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -64,7 +64,10 @@ def test_sighup_applies_mutable_options_in_every_worker(tmp_path):
         ],
         prefix=True,
     )
-    assert_sequence(lines[-line_count(GRACEFUL_END) :], GRACEFUL_END)
+    # A worker's reset is seen (its state file) a moment before the master
+    # reads that worker's report of it, which may come after the SIGTERM.
+    ending = [line for line in lines if "applied the new configuration" not in line]
+    assert_sequence(ending[-line_count(GRACEFUL_END) :], GRACEFUL_END)
     assert not any("ERROR" in level for _, _, level, _ in example.records())
 
 

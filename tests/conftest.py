@@ -3,6 +3,12 @@
 Helpers shared by more than one suite's directory live beside this file
 (private_rabbit.py); this conftest puts the directory on sys.path for every
 suite below it.
+
+A test module that mostly waits on processes of its own may define
+``start_in_background()`` (and ``stop_background()``): the first is called
+once, at the first test outside ``tests/chaos`` (whose scenarios load the
+machine), when one of the module's tests is selected; the second at the end
+of the session.
 """
 
 import os
@@ -11,6 +17,35 @@ import shutil
 import pytest
 
 from svcframe.messaging.drivers.embedded import location
+
+_background = {"modules": [], "started": False}
+
+
+def pytest_collection_finish(session):
+    modules = {}
+    for item in session.items:
+        module = getattr(item, "module", None)
+        if module is not None and hasattr(module, "start_in_background"):
+            modules[module.__name__] = module
+    _background["modules"] = list(modules.values())
+
+
+def pytest_runtest_setup(item):
+    if _background["started"] or not _background["modules"]:
+        return
+    if item.nodeid.startswith("tests/chaos/"):
+        return
+    _background["started"] = True
+    for module in _background["modules"]:
+        module.start_in_background()
+
+
+def pytest_sessionfinish(session):
+    if _background["started"]:
+        for module in _background["modules"]:
+            stop = getattr(module, "stop_background", None)
+            if stop is not None:
+                stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,10 +12,14 @@ use fixed topic names on the default exchange.
 
 The control mode tests oslo.messaging, not svcframe, and costs a quarter of
 the module's time: it runs with SVCFRAME_TEST_OSLO_CONTROL=1.
+
+In a run that includes other tests, the suites start with the first test
+after the chaos scenarios and run beside them (see ``start_in_background``).
 """
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -93,17 +97,61 @@ def collect(mode, proc):
     }
 
 
-@pytest.fixture(scope="module")
-def outcomes(rabbit):
-    vhosts = {mode: create_vhost("oslo-functional") for mode in MODES}
-    try:
-        procs = {mode: start_suite(mode, vhosts[mode]) for mode in MODES}
-        results = {mode: collect(mode, proc) for mode, proc in procs.items()}
-    finally:
-        for vhost in vhosts.values():
+class _Suites:
+    """The suites of every mode, started once: early in the background, or by the fixture."""
+
+    vhosts = None
+    procs = None
+
+    @classmethod
+    def start(cls):
+        if cls.procs is None:
+            cls.vhosts = {mode: create_vhost("oslo-functional") for mode in MODES}
+            cls.procs = {mode: start_suite(mode, cls.vhosts[mode]) for mode in MODES}
+
+    @classmethod
+    def finish(cls):
+        """Their results by mode; stops and cleans up what is left."""
+        try:
+            return {mode: collect(mode, proc) for mode, proc in cls.procs.items()}
+        finally:
+            cls.stop()
+
+    @classmethod
+    def stop(cls):
+        for proc in (cls.procs or {}).values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        for vhost in (cls.vhosts or {}).values():
             if vhost is not None:
                 delete_vhost(vhost)
-    return vhosts, results
+        cls.procs = cls.vhosts = None
+
+
+def start_in_background():
+    """Start the suites while other tests run (the root conftest calls this).
+
+    oslo.messaging's tests mostly wait (3 modes take minutes of wall
+    time and seconds of CPU), so the suite waits for them only if they
+    have not finished by the time this module's tests run.
+    """
+    try:
+        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close()
+    except OSError:
+        return  # the rabbit fixture skips the tests, and says why
+    _Suites.start()
+
+
+def stop_background():
+    _Suites.stop()
+
+
+@pytest.fixture(scope="module")
+def outcomes(rabbit):
+    _Suites.start()
+    vhosts = dict(_Suites.vhosts)
+    return vhosts, _Suites.finish()
 
 
 def _report(results, case_prefixes, expected, mode, exempt=()):

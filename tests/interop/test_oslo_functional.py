@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from interop_harness import (
@@ -71,22 +72,32 @@ def start_suite(mode, vhost):
         url = f"rabbit://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/{vhost}"
         env["RPC_TRANSPORT_URL"] = env["NOTIFY_TRANSPORT_URL"] = url
         cases.append("NotifyTestCase")
-    return subprocess.Popen(
-        [sys.executable, RUNNER, mode, *cases],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    # Files, not pipes: nobody reads a pipe while the suite runs in the
+    # background, and a full one would stop it.
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([sys.executable, RUNNER, mode, *cases], stdout=out, stderr=err, env=env)
+    proc.output_files = (out, err)
+    return proc
+
+
+def _output(proc):
+    outputs = []
+    for stream in proc.output_files:
+        stream.seek(0)
+        outputs.append(stream.read())
+        stream.close()
+    return outputs
 
 
 def collect(mode, proc):
     try:
-        out, err = proc.communicate(timeout=SUITE_TIMEOUT)
+        proc.wait(timeout=SUITE_TIMEOUT)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, err = proc.communicate()
+        proc.wait()
+        _out, err = _output(proc)
         return {"(suite)": f"FAIL: timed out after {SUITE_TIMEOUT} s\n{err[-4000:]}"}
+    out, err = _output(proc)
     lines = out.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {"(suite)": f"FAIL: exit {proc.returncode}\n{err[-4000:]}"}
@@ -122,7 +133,7 @@ class _Suites:
         for proc in (cls.procs or {}).values():
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
         for vhost in (cls.vhosts or {}).values():
             if vhost is not None:
                 delete_vhost(vhost)

@@ -14,7 +14,6 @@ but belongs to another user or others can write to it.
 
 import kombu
 
-from svcframe import statedir
 from svcframe.conf import messaging as messaging_conf
 from svcframe.messaging.drivers.brokerless import BrokerlessDriver
 from svcframe.messaging.drivers.embedded import location
@@ -39,8 +38,7 @@ class EmbeddedDriver(BrokerlessDriver):
         # embedded:///var/tmp/q names /var/tmp/q: a URL's path is absolute.
         path = (getattr(url, "virtual_host", None) or "").strip("/")
         data_dir = "/" + path if path else location.configured_data_dir(conf)
-        for directory in location.private_dirs(data_dir):
-            self.data_dir = statedir.ensure_private_dir(directory)
+        self.data_dir = location.ensure_private(data_dir)
         self.safe_url = f"embedded://{self.data_dir}"
         self.polling_interval = conf.embedded.polling_interval
 

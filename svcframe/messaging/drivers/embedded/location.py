@@ -23,7 +23,9 @@ queues, as they did when the queues lived under it.
 import hashlib
 import os
 
-__all__ = ["configured_data_dir", "default_data_dir", "private_dirs"]
+from svcframe import statedir
+
+__all__ = ["configured_data_dir", "default_data_dir", "ensure_private", "private_dirs"]
 
 MEMORY_ROOT = "/dev/shm"
 # Below this, a backlog would fill the memory filesystem before a disk.
@@ -58,6 +60,13 @@ def private_dirs(data_dir, memory_root=MEMORY_ROOT):
     if os.path.dirname(parent) == memory_root and os.path.basename(parent).startswith("svcframe-"):
         return [parent, data_dir]
     return [data_dir]
+
+
+def ensure_private(data_dir):
+    """Create or check ``data_dir`` (and its per-user parent in memory) 0700; its absolute path."""
+    for directory in private_dirs(data_dir):
+        checked = statedir.ensure_private_dir(directory)
+    return checked
 
 
 def _memory_usable(root):

@@ -170,6 +170,9 @@ def test_invalid_values_are_rejected_and_the_workers_keep_serving(launch):
                     f"every worker on 7; last calls: {load.snapshot()[-8:]}\n{service.stderr()}"
                 ),
             )
+            # Workers answer with the new value a moment before the master
+            # reads their reports; the SIGTERM must not overtake those.
+            service.wait_line("Reload done", count=2)
 
     assert load.failures() == []
     assert service.workers() == workers

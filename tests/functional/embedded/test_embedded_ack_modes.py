@@ -103,4 +103,9 @@ def test_a_killed_server_loses_no_cast_after_processing_and_holds_no_more_than_i
     seen = _processed(record)
     # At-least-once: only what was running when the server died ran twice.
     assert len(seen) - len(set(seen)) <= 4
-    assert os.listdir(claimed) == []
+    # The last casts' acks may still be in the server's ack batch (a few ms).
+    wait_until(
+        lambda: os.listdir(claimed) == [],
+        5,
+        message=lambda: f"no claims left: {os.listdir(claimed)}",
+    )

@@ -104,15 +104,35 @@ def _process_of(text):
         return None
 
 
+# (pid, start time) -> when /proc last confirmed that start time.  Every
+# call and every reply asks whether a process still runs; the signal-0
+# probe is asked each time, the start time (a file read, some 10-20 us)
+# only once a second: a pid taken again within that second would have to
+# wrap the whole pid space.
+_confirmed = {}
+_RECONFIRM_S = 1.0
+_CONFIRMED_MAX = 4096
+
+
 def _gone(process):
     """Whether ``process`` (pid, start time) has exited, even if its pid runs another one now."""
     pid, start = process
     if not pid_alive(pid):
+        _confirmed.pop(process, None)
         return True
     if start is None:
         return False
-    now = _start_time(pid)
-    return now is not None and now != start
+    now = time.monotonic()
+    if now - _confirmed.get(process, -_RECONFIRM_S) < _RECONFIRM_S:
+        return False
+    current = _start_time(pid)
+    if current is not None and current != start:
+        _confirmed.pop(process, None)
+        return True
+    if len(_confirmed) >= _CONFIRMED_MAX:
+        _confirmed.clear()
+    _confirmed[process] = now
+    return False
 
 
 class QueueStore:

@@ -25,6 +25,7 @@ from svcframe.messaging._ratelimit import shorten
 from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
+    drainer,
     reconnect_backoff,
 )
 from svcframe.messaging.drivers.kombu.outgoing import declare_exchange
@@ -300,19 +301,20 @@ class Publisher:
         if conn is None:
             return
         errors = self._errors
+        drain = drainer(conn)
         try:
             if block:
                 limit = time.monotonic() + (timeout if timeout is not None else 30.0)
                 target = CONFIRM_WINDOW // 2 if timeout is None else 0
                 while len(self._unconfirmed) > target and time.monotonic() < limit:
                     try:
-                        conn.drain_events(timeout=0.05)
+                        drain(timeout=0.05)
                     except TimeoutError:
                         if timeout is not None:
                             break
             else:
                 while True:
-                    conn.drain_events(timeout=0)
+                    drain(timeout=0)
         except TimeoutError:
             pass
         except errors as exc:

@@ -24,6 +24,7 @@ import kombu
 
 from svcframe.messaging import _wire as wire
 from svcframe.messaging import exceptions
+from svcframe.messaging.drivers.kombu import frames
 from svcframe.messaging.drivers.kombu import payload as kombu_payload
 from svcframe.messaging.drivers.kombu.connection import (
     ConsumerThread,
@@ -187,7 +188,7 @@ class ReplyWaiter:
         if raw is None:
             return
         try:
-            raw.drain_events(timeout=seconds)
+            frames.drain(raw, timeout=seconds)
         except TimeoutError:
             pass
         except self._errors as exc:

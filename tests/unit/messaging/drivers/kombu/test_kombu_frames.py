@@ -1,0 +1,167 @@
+"""Reading AMQP frames in bulk off a real socket, as py-amqp's reads would see them."""
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+from amqp import transport as amqp_transport
+from amqp.exceptions import UnexpectedFrame
+
+from svcframe.messaging.drivers.kombu import frames
+
+METHOD, HEADER, BODY = 1, 2, 3
+
+
+def frame(kind, payload, channel=1, end=b"\xce"):
+    return struct.pack(">BHI", kind, channel, len(payload)) + payload + end
+
+
+def message(n):
+    """Three frames, as RabbitMQ sends a delivery: method, content header, body."""
+    return frame(METHOD, b"deliver %d" % n) + frame(HEADER, b"props") + frame(BODY, b"body %d" % n)
+
+
+class CountingSocket(socket.socket):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recvs = 0
+
+    def recv(self, *args):
+        self.recvs += 1
+        return super().recv(*args)
+
+
+class Connection:
+    """The two things drain() uses of a py-amqp Connection.
+
+    A method is handled when its body frame arrives, as py-amqp's frame
+    handler returns True then; ``on_body`` runs in that callback.
+    """
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.frames = []
+        self.on_body = None
+
+    def on_inbound_frame(self, received):
+        self.frames.append(received)
+        if received[0] == BODY:
+            if self.on_body is not None:
+                self.on_body()
+            return True
+        return False
+
+    def bodies(self):
+        return [payload for kind, _, payload in self.frames if kind == BODY]
+
+
+@pytest.fixture
+def pair():
+    ours, peer = socket.socketpair()
+    sock = CountingSocket(fileno=ours.detach())
+    transport = amqp_transport.TCPTransport("127.0.0.1:5672")
+    transport.sock = sock
+    transport._setup_transport()
+    transport.connected = True
+    yield Connection(transport), peer
+    sock.close()
+    peer.close()
+
+
+def test_many_messages_sent_at_once_are_cut_from_one_receive(pair):
+    conn, peer = pair
+    peer.sendall(b"".join(message(n) for n in range(50)))
+    for _ in range(50):
+        frames.drain(conn, timeout=1)
+    assert conn.bodies() == [b"body %d" % n for n in range(50)]
+    assert [kind for kind, _, _ in conn.frames] == [METHOD, HEADER, BODY] * 50
+    assert conn.transport.sock.recvs == 1
+    assert conn.transport._read_buffer == b""
+
+
+def test_frames_arriving_a_byte_at_a_time_come_out_whole_and_in_order(pair):
+    conn, peer = pair
+    stream = b"".join(message(n) for n in range(5))
+
+    def trickle():
+        for i in range(len(stream)):
+            peer.send(stream[i : i + 1])
+            if i % 7 == 0:
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=trickle)
+    writer.start()
+    for _ in range(5):
+        frames.drain(conn, timeout=5)
+    writer.join()
+    assert conn.bodies() == [b"body %d" % n for n in range(5)]
+
+
+def test_a_timeout_keeps_a_partial_frame_for_the_next_drain(pair):
+    conn, peer = pair
+    whole = message(7)
+    peer.sendall(whole[:10])
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        frames.drain(conn, timeout=0.2)
+    assert 0.15 < time.monotonic() - started < 2
+    with pytest.raises(TimeoutError):
+        frames.drain(conn, timeout=0)
+    assert conn.transport.connected
+    peer.sendall(whole[10:])
+    frames.drain(conn, timeout=1)
+    assert conn.bodies() == [b"body 7"]
+    # The socket is in blocking mode again, as py-amqp keeps it.
+    assert conn.transport.sock.gettimeout() is None
+
+
+def test_a_callback_reading_through_py_amqp_gets_the_next_frame_and_the_drain_goes_on(pair):
+    conn, peer = pair
+    read = []
+    # A synchronous reply awaited in a callback: py-amqp reads it itself.
+    conn.on_body = lambda: read.append(conn.transport.read_frame()) if not read else None
+    peer.sendall(message(1) + frame(METHOD, b"declare-ok") + message(2))
+    frames.drain(conn, timeout=1)
+    assert read == [(METHOD, 1, b"declare-ok")]
+    frames.drain(conn, timeout=1)
+    assert conn.bodies() == [b"body 1", b"body 2"]
+    assert b"declare-ok" not in [payload for _, _, payload in conn.frames]
+    assert "_read" not in vars(conn.transport)  # py-amqp's own read again
+
+
+def test_what_is_left_unframed_is_read_by_py_amqp_afterwards(pair):
+    conn, peer = pair
+    peer.sendall(message(1) + frame(METHOD, b"close-ok"))
+    frames.drain(conn, timeout=1)
+    assert isinstance(conn.transport._read_buffer, bytes)
+    assert conn.transport.read_frame() == (METHOD, 1, b"close-ok")
+
+
+def test_a_bad_frame_end_is_an_unexpected_frame_and_ends_the_connection(pair):
+    conn, peer = pair
+    peer.sendall(frame(METHOD, b"x", end=b"\x00"))
+    with pytest.raises(UnexpectedFrame):
+        frames.drain(conn, timeout=1)
+    assert not conn.transport.connected
+
+
+def test_a_peer_that_closes_ends_the_connection(pair):
+    conn, peer = pair
+    peer.sendall(message(1)[:5])
+    peer.close()
+    with pytest.raises(OSError, match="unexpectedly closed"):
+        frames.drain(conn, timeout=1)
+    assert not conn.transport.connected
+
+
+def test_a_socket_with_a_timeout_of_its_own_is_left_to_py_amqp(pair):
+    conn, peer = pair
+    conn.transport.sock.settimeout(5)
+    peer.sendall(message(1))
+    drained = []
+    conn.drain_events = lambda timeout=None: drained.append(timeout)
+    frames.drain(conn, timeout=1)
+    assert drained == [1]
+    assert conn.transport.sock.recvs == 0

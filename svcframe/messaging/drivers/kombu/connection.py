@@ -164,16 +164,17 @@ def amqp_connection(conn):
     return raw if isinstance(raw, amqp.Connection) else None
 
 
-def drainer(conn):
+def drainer(conn, wakeup=None):
     """The drain of ``conn``'s transport connection, without kombu's wrapper.
 
     kombu's ``Connection.drain_events`` checks that the connection is still
     connected on every call (three property lookups and a socket check): a
     tenth of a busy consumer thread, for what the read itself reports.  On
-    RabbitMQ the frames are read many at a time (see ``frames``).
+    RabbitMQ the frames are read many at a time (see ``frames``), and a
+    ``wakeup`` set by another thread ends a drain that waits.
     """
     raw = amqp_connection(conn)
-    return conn.drain_events if raw is None else functools.partial(frames.drain, raw)
+    return conn.drain_events if raw is None else functools.partial(frames.drain, raw, wakeup=wakeup)
 
 
 def start_kombu_consumers(driver, channel, queues, on_message, **callbacks):
@@ -233,6 +234,7 @@ class ConsumerThread(threading.Thread):
         # Work other threads hand to this one (acks of messages handled
         # elsewhere): a kombu connection belongs to one thread.
         self._soon = collections.deque()
+        self._wakeup = frames.Wakeup()
 
     def declare(self, conn, channel):
         raise NotImplementedError
@@ -263,11 +265,12 @@ class ConsumerThread(threading.Thread):
         return self.ready.is_set()
 
     def interrupt(self):
-        """End a drain blocked in the thread, where the transport can (embedded, fake).
+        """End a drain blocked in the thread: on RabbitMQ, embedded and fake.
 
-        Those transports then need not wake on a timer to notice a stop or
-        a settlement handed over by another thread.
+        The thread then need not wake on a timer to notice a stop or a
+        settlement handed over by another thread.
         """
+        self._wakeup.set()
         interrupt = getattr(getattr(self.conn, "_transport", None), "interrupt", None)
         if interrupt is not None:
             interrupt()
@@ -413,7 +416,7 @@ class ConsumerThread(threading.Thread):
 
     def _drain_once(self, conn, errors):
         try:
-            drainer(conn)(timeout=self.drain_timeout())
+            drainer(conn, self._wakeup)(timeout=self.drain_timeout())
         except TimeoutError:
             pass
         except errors as exc:

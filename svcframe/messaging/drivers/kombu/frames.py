@@ -9,6 +9,11 @@ non-blocking ``recv()`` takes whatever the kernel holds (under load, many
 messages) and the frames are cut from that; the socket's timeout is touched
 only when nothing is waiting.
 
+A drain given a ``Wakeup`` waits in ``poll()`` on the socket and the
+wakeup's pipe, so that another thread can end it at once: a server's
+executor threads settle acks that only the consumer thread may send, and
+the broker sends nothing more while the prefetch window is full of them.
+
 The bytes received and not yet framed stay in the transport's own buffer,
 where py-amqp's reads find them: a reply awaited inside a callback, or the
 close of the connection.  TLS and green sockets are read by py-amqp.
@@ -17,13 +22,16 @@ close of the connection.  TLS and green sockets are read by py-amqp.
 import _socket
 import errno
 import functools
+import math
+import os
+import select
 import socket
 import struct
 
 from amqp import transport as amqp_transport
 from amqp.exceptions import UnexpectedFrame
 
-__all__ = ["drain"]
+__all__ = ["drain", "Wakeup"]
 
 _HEADER = struct.Struct(">BHI")
 _HEADER_SIZE = 7
@@ -34,11 +42,12 @@ _RECV_SIZE = 65536
 _UNAVAILABLE = frozenset({errno.EAGAIN, errno.EINTR, errno.ENOENT, errno.EWOULDBLOCK})
 
 
-def drain(raw, timeout=None):
+def drain(raw, timeout=None, wakeup=None):
     """What ``raw.drain_events(timeout)`` does: read until one method is handled.
 
     ``raw`` is a py-amqp Connection.  Raises TimeoutError when nothing
-    arrives within ``timeout`` seconds, as py-amqp does.
+    arrives within ``timeout`` seconds, as py-amqp does, or when
+    ``wakeup`` (a Wakeup) is set while the drain waits.
     """
     transport = raw.transport
     if not _bufferable(transport):
@@ -77,7 +86,7 @@ def drain(raw, timeout=None):
                 want = end + 1 - len(data)
             else:
                 want = _HEADER_SIZE - size
-            chunk = _receive(transport, max(want, _RECV_SIZE), timeout)
+            chunk = _receive(transport, max(want, _RECV_SIZE), timeout, wakeup)
             data, pos = data[pos:] + chunk, 0
             transport._unframed = (data, pos)
     finally:
@@ -110,7 +119,62 @@ def _bufferable(transport):
     )
 
 
-def _receive(transport, size, timeout):
+class Wakeup:
+    """Ends a drain waiting in another thread; set() from any thread, cheap when already set."""
+
+    def __init__(self):
+        self._read_fd, self._write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._set = False
+        self._poller = None
+        self._polled_fd = None
+
+    def fileno(self):
+        return self._read_fd
+
+    def set(self):
+        if self._set:
+            return
+        self._set = True
+        try:
+            os.write(self._write_fd, b"\0")
+        except (BlockingIOError, OSError):
+            pass  # full (a wakeup is pending anyway) or closed
+
+    def clear(self):
+        # Read, then clear the flag: a set() in between writes again, which
+        # at worst wakes the next wait for nothing.  Never a set() lost.
+        try:
+            os.read(self._read_fd, 4096)
+        except (BlockingIOError, OSError):
+            pass
+        self._set = False
+
+    def wait(self, sock, timeout):
+        """Wait until ``sock`` is readable (True) or the wakeup is set or ``timeout`` passes."""
+        fd = sock.fileno()
+        if self._polled_fd != fd:
+            self._poller = select.poll()
+            self._poller.register(fd, select.POLLIN)
+            self._poller.register(self._read_fd, select.POLLIN)
+            self._polled_fd = fd
+        ms = None if timeout is None else math.ceil(timeout * 1000)
+        ready = self._poller.poll(ms)
+        if any(ready_fd == self._read_fd for ready_fd, _ in ready):
+            self.clear()
+            return False
+        return bool(ready)
+
+    def __del__(self):
+        # Not closed by hand: a set() racing a close could write to a
+        # reused descriptor.  Unreachable, nobody can set() it any more.
+        for fd in (self._read_fd, self._write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _receive(transport, size, timeout, wakeup=None):
     sock = transport.sock
     try:
         try:
@@ -118,9 +182,17 @@ def _receive(transport, size, timeout):
         except BlockingIOError:
             if timeout == 0:
                 raise TimeoutError("timed out") from None
-            # having_timeout turns an SO_RCVTIMEO expiry into a timeout, as in py-amqp.
-            with transport.having_timeout(timeout):
-                chunk = sock.recv(size)
+            if wakeup is not None:
+                if not wakeup.wait(sock, timeout):
+                    raise TimeoutError("timed out or woken") from None
+                try:
+                    chunk = sock.recv(size, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    raise TimeoutError("nothing to read after all") from None
+            else:
+                # having_timeout turns an SO_RCVTIMEO expiry into a timeout, as in py-amqp.
+                with transport.having_timeout(timeout):
+                    chunk = sock.recv(size)
     except TimeoutError:
         raise
     except OSError as exc:

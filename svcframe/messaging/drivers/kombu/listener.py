@@ -216,11 +216,17 @@ class KombuListener(base.Listener):
         self._new_acks = []  # handled, not acked yet (behind one still running)
         self._held_since = None
         self._ack_batch = max(1, self.prefetch // 4)
+        # Outstanding deliveries from which an ack wakes the consumer thread
+        # at once: near a full window the broker sends nothing until the
+        # acks go out, and waiting for a timer would cap the rate at the
+        # window per timer tick.  Set per connection in declare().
+        self._wake_at = max(1, self.prefetch // 2)
         self._last_activity = 0.0
         # Filled by any thread, emptied by the consumer thread.
         self._settlements = collections.deque()
-        # Whether an ack must wake the consumer thread (see drain_timeout).
-        self._acks_wake = True
+        # Whether every ack must wake the consumer thread (see drain_timeout);
+        # on RabbitMQ only a nearly full window does (see _wake_at).
+        self._acks_wake = driver.interruptible
 
     # -- consuming (the consumer thread) --------------------------------------
 
@@ -239,8 +245,11 @@ class KombuListener(base.Listener):
         ]
         if isinstance(channel, amqp.Channel):
             self._multiple_ack = True
+            shares = _consumer_shares(self.prefetch)
+            # Credits are per consumer: the smaller of the two busy ones fills first.
+            self._wake_at = max(1, min(shares[:2]) // 2)
             consumers = []
-            for queue, share in zip(queues, _consumer_shares(self.prefetch), strict=True):
+            for queue, share in zip(queues, shares, strict=True):
                 queue(channel).declare()
                 # basic.qos applies to the consumers started after it.
                 channel.basic_qos(0, share, False)
@@ -251,6 +260,7 @@ class KombuListener(base.Listener):
         # Other kombu transports (the embedded one) deliver kombu Messages;
         # their basic_ack acknowledges one tag only.
         self._multiple_ack = False
+        self._wake_at = max(1, self.prefetch // 2)
         channel.basic_qos(0, self.prefetch, False)
         return start_kombu_consumers(
             driver,
@@ -435,7 +445,9 @@ class KombuListener(base.Listener):
         thread = self._thread
         if thread is not None and threading.current_thread() is thread:
             self.flush()
-        elif thread is not None and (action != _ACK or self._acks_wake):
+        elif thread is not None and (
+            action != _ACK or self._acks_wake or len(self._outstanding) >= self._wake_at
+        ):
             thread.interrupt()
 
     def flush(self, force=False):

@@ -165,3 +165,38 @@ def test_a_socket_with_a_timeout_of_its_own_is_left_to_py_amqp(pair):
     frames.drain(conn, timeout=1)
     assert drained == [1]
     assert conn.transport.sock.recvs == 0
+
+
+def test_a_wakeup_ends_a_waiting_drain_at_once_and_then_lets_it_wait_again(pair):
+    conn, peer = pair
+    wakeup = frames.Wakeup()
+    threading.Timer(0.1, wakeup.set).start()
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        frames.drain(conn, timeout=10, wakeup=wakeup)
+    assert time.monotonic() - started < 5
+    # Cleared by the wait it ended: the next one times out as asked.
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        frames.drain(conn, timeout=0.2, wakeup=wakeup)
+    assert time.monotonic() - started >= 0.15
+
+
+def test_a_wakeup_set_before_the_wait_is_not_lost(pair):
+    conn, peer = pair
+    wakeup = frames.Wakeup()
+    wakeup.set()
+    wakeup.set()  # once is enough
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        frames.drain(conn, timeout=10, wakeup=wakeup)
+    assert time.monotonic() - started < 5
+
+
+def test_a_drain_with_a_wakeup_reads_what_arrives_while_it_waits(pair):
+    conn, peer = pair
+    wakeup = frames.Wakeup()
+    threading.Timer(0.1, peer.sendall, [message(3)]).start()
+    frames.drain(conn, timeout=10, wakeup=wakeup)
+    assert conn.bodies() == [b"body 3"]
+    assert conn.transport.sock.gettimeout() is None

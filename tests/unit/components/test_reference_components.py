@@ -24,12 +24,24 @@ def wait_for_status(conductor, context, task_id, statuses, timeout=10.0):
 
 
 @pytest.fixture
-def cluster(svc_service):
+def cluster(svc_service, svc_conf):
+    from svcframe import servicegroup
+
     svc_service("conductor")
     svc_service("scheduler")
     svc_service("agent", host="w1")
     # Under the name the agent had before: registered as svc-worker, still an agent.
     svc_service("worker", host="w2")
+    # Each service reports itself from a thread of its own, a moment after it starts.
+    registry = servicegroup.API(svc_conf)
+    try:
+        wait_until(
+            lambda: {r.host for r in registry.get_all() if r.host[0] == "w"} == {"w1", "w2"},
+            10,
+            message="both agents registered",
+        )
+    finally:
+        registry.close()
 
 
 @pytest.fixture

@@ -15,6 +15,18 @@ __all__ = ["Driver", "Listener", "IncomingMessage", "DuplicateFilter", "no_serve
 
 LOG = logging.getLogger(__name__)
 
+# This process's pid, kept current across forks: every publish asks, and
+# os.getpid() is a system call.
+_pid = os.getpid()
+
+
+def _after_fork_in_child():
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 class Driver(abc.ABC):
     """A transport driver, loaded by URL scheme from the ``svcframe.drivers`` namespace."""
@@ -24,7 +36,7 @@ class Driver(abc.ABC):
         self.url = url
         self.default_exchange = default_exchange or conf.control_exchange
         self.allowed_remote_exmods = list(allowed_remote_exmods or [])
-        self.pid = os.getpid()
+        self.pid = _pid
 
     @abc.abstractmethod
     def send(
@@ -77,9 +89,9 @@ class Driver(abc.ABC):
 
     def _check_pid(self):
         """True once per fork: connections made by the parent must not be used here."""
-        if self.pid != os.getpid():
+        if self.pid != _pid:
             LOG.debug("Process forked; dropping the parent's connections")
-            self.pid = os.getpid()
+            self.pid = _pid
             return True
         return False
 

@@ -6,13 +6,13 @@ needs next (header, payload, end octet) and wraps each frame in a pair of
 mode a ``settimeout()`` is two ``fcntl()`` calls and a timed ``recv()`` a
 ``poll()`` and a ``recv()``: about thirty system calls per message.  Here a
 non-blocking ``recv()`` takes whatever the kernel holds (under load, many
-messages) and the frames are cut from that; the socket's timeout is touched
-only when nothing is waiting.
+messages) and the frames are cut from that; when nothing is there, the
+drain waits in ``poll()`` and the socket stays in blocking mode.
 
-A drain given a ``Wakeup`` waits in ``poll()`` on the socket and the
-wakeup's pipe, so that another thread can end it at once: a server's
-executor threads settle acks that only the consumer thread may send, and
-the broker sends nothing more while the prefetch window is full of them.
+A drain given a ``Wakeup`` polls the socket and the wakeup's pipe, so that
+another thread can end it at once: a server's executor threads settle acks
+that only the consumer thread may send, and the broker sends nothing more
+while the prefetch window is full of them.
 
 The bytes received and not yet framed stay in the transport's own buffer,
 where py-amqp's reads find them: a reply awaited inside a callback, or the
@@ -157,8 +157,7 @@ class Wakeup:
             self._poller.register(fd, select.POLLIN)
             self._poller.register(self._read_fd, select.POLLIN)
             self._polled_fd = fd
-        ms = None if timeout is None else math.ceil(timeout * 1000)
-        ready = self._poller.poll(ms)
+        ready = self._poller.poll(_milliseconds(timeout))
         if any(ready_fd == self._read_fd for ready_fd, _ in ready):
             self.clear()
             return False
@@ -177,22 +176,21 @@ class Wakeup:
 def _receive(transport, size, timeout, wakeup=None):
     sock = transport.sock
     try:
-        try:
-            chunk = sock.recv(size, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            if timeout == 0:
-                raise TimeoutError("timed out") from None
+        while True:
+            try:
+                chunk = sock.recv(size, socket.MSG_DONTWAIT)
+                break
+            except BlockingIOError:
+                if timeout == 0:
+                    raise TimeoutError("timed out") from None
+            # poll(), not the socket's timeout: settimeout() on a blocking
+            # socket costs two fcntl() calls, and again to put it back.
             if wakeup is not None:
-                if not wakeup.wait(sock, timeout):
-                    raise TimeoutError("timed out or woken") from None
-                try:
-                    chunk = sock.recv(size, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    raise TimeoutError("nothing to read after all") from None
+                readable = wakeup.wait(sock, timeout)
             else:
-                # having_timeout turns an SO_RCVTIMEO expiry into a timeout, as in py-amqp.
-                with transport.having_timeout(timeout):
-                    chunk = sock.recv(size)
+                readable = _poller(transport, sock).poll(_milliseconds(timeout))
+            if not readable:
+                raise TimeoutError("timed out")
     except TimeoutError:
         raise
     except OSError as exc:
@@ -203,3 +201,17 @@ def _receive(transport, size, timeout, wakeup=None):
         transport.connected = False
         raise OSError("Server unexpectedly closed connection")
     return chunk
+
+
+def _poller(transport, sock):
+    fd = sock.fileno()
+    cached = transport.__dict__.get("_poller")
+    if cached is None or cached[0] != fd:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        cached = transport._poller = (fd, poller)
+    return cached[1]
+
+
+def _milliseconds(timeout):
+    return None if timeout is None else math.ceil(timeout * 1000)

@@ -22,6 +22,7 @@ import amqp
 from svcframe.masking import mask_password
 from svcframe.messaging import exceptions
 from svcframe.messaging._ratelimit import shorten
+from svcframe.messaging.drivers.kombu import frames
 from svcframe.messaging.drivers.kombu.connection import (
     connect,
     connection_errors,
@@ -45,30 +46,33 @@ COLLECT_AT = 64
 FRESH_CONNECTION_ATTEMPTS = 3
 
 
-class _Message(amqp.Message):
-    """A message whose header frame is serialized once per expiration value.
+def _header_properties(properties):
+    """The serialized property list of a message with ``properties``, made once per value.
 
     Every message this publisher sends has the same properties but the
-    call expiration; py-amqp serializes them again for each publish, which
-    was the largest single cost of a publish.  Same bytes, computed once.
+    delivery mode and the call expiration; py-amqp serializes them again for
+    each publish, which was the largest single cost of a publish.
     """
+    key = tuple(sorted(properties.items()))
+    data = _serialized.get(key)
+    if data is None:
+        message = amqp.Message(
+            b"",
+            priority=0,
+            content_type="application/json",
+            content_encoding="utf-8",
+            application_headers={},
+            **properties,
+        )
+        data = message._serialize_properties()
+        if len(_serialized) < _SERIALIZED_PROPERTIES:
+            _serialized[key] = data
+    return data
 
-    _serialized = {}
 
-    def _serialize_properties(self):
-        key = self.properties.get("expiration")
-        data = self._serialized.get(key)
-        if data is None:
-            data = super()._serialize_properties()
-            if len(self._serialized) < _SERIALIZED_PROPERTIES:
-                self._serialized[key] = data
-        return data
-
-
-# Distinct call timeouts whose header frames are kept.
+# Distinct property sets (call timeouts, mostly) whose serialization is kept.
 _SERIALIZED_PROPERTIES = 64
-_BASIC_PUBLISH = amqp.spec.Basic.Publish
-_BASIC_PUBLISH_ARGS = "Bssbb"
+_serialized = {}
 
 
 class Publisher:
@@ -224,25 +228,19 @@ class Publisher:
         channel = self._channel
         declare_exchange(channel, outgoing.exchange, self._declared)
         if isinstance(channel, amqp.Channel):
-            message = _Message(
+            # Framed here: py-amqp's basic_publish first tries a non-blocking
+            # read on every publish (for the connection.blocked capability),
+            # a failed read and its exception each time, and its generic
+            # method writer costs more than the rest of the publish.  What
+            # arrives here (acks, returns, connection.blocked) is read in
+            # batches by _collect_locked and the upkeep thread instead.
+            frames.publish(
+                channel,
+                outgoing.exchange_name,
+                outgoing.routing_key,
+                outgoing.mandatory,
+                _header_properties(outgoing.properties()),
                 outgoing.body,
-                priority=0,
-                content_type="application/json",
-                content_encoding="utf-8",
-                application_headers={},
-                **outgoing.properties(),
-            )
-            # basic.publish framed directly: py-amqp's basic_publish first
-            # tries a non-blocking read on every publish (for the
-            # connection.blocked capability), a failed read and its
-            # exception each time.  What arrives here (acks, returns,
-            # connection.blocked) is read in batches by _collect_locked and
-            # the upkeep thread instead.
-            channel.send_method(
-                _BASIC_PUBLISH,
-                _BASIC_PUBLISH_ARGS,
-                (0, outgoing.exchange_name, outgoing.routing_key, outgoing.mandatory, False),
-                message,
             )
         else:
             channel.basic_publish(

@@ -147,24 +147,3 @@ def test_the_prefetch_is_shared_by_the_three_consumers(prefetch):
 def test_a_tiny_prefetch_still_gives_each_consumer_a_credit():
     assert _consumer_shares(1) == (1, 1, 1)
     assert _consumer_shares(2) == (2, 1, 1)
-
-
-@pytest.mark.parametrize("expiration", [None, "60000", "1500"])
-def test_cached_message_headers_are_the_bytes_py_amqp_writes(expiration):
-    import amqp
-
-    from svcframe.messaging.drivers.kombu.publisher import _Message
-
-    properties = {"delivery_mode": 2}
-    if expiration is not None:
-        properties["expiration"] = expiration
-    args = dict(
-        priority=0,
-        content_type="application/json",
-        content_encoding="utf-8",
-        application_headers={},
-        **properties,
-    )
-    expected = amqp.Message("{}", **args)._serialize_properties()
-    for _ in range(2):  # computed, then from the cache
-        assert _Message("{}", **args)._serialize_properties() == expected

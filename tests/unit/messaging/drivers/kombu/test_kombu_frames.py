@@ -1,9 +1,10 @@
-"""Reading AMQP frames in bulk off a real socket, as py-amqp's reads would see them."""
+"""AMQP frames: read in bulk off a real socket as py-amqp would, published as it writes them."""
 
 import socket
 import struct
 import threading
 import time
+import types
 
 import pytest
 from amqp import transport as amqp_transport
@@ -41,7 +42,7 @@ class Connection:
     """
 
     def __init__(self, transport):
-        self.transport = transport
+        self._transport = self.transport = transport
         self.frames = []
         self.on_body = None
 
@@ -200,3 +201,94 @@ def test_a_drain_with_a_wakeup_reads_what_arrives_while_it_waits(pair):
     frames.drain(conn, timeout=10, wakeup=wakeup)
     assert conn.bodies() == [b"body 3"]
     assert conn.transport.sock.gettimeout() is None
+
+
+class RecordingTransport:
+    def __init__(self):
+        self.written = []
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+
+class PublishingConnection:
+    """What a py-amqp Connection gives a channel's writer: frame_max, transport, bytes_sent."""
+
+    def __init__(self, frame_max):
+        self.frame_max = frame_max
+        self._transport = self.transport = RecordingTransport()
+        self.bytes_sent = 0
+
+
+def py_amqp_publish(frame_max, exchange, routing_key, mandatory, properties, body):
+    """The bytes py-amqp's own writer sends for the same basic.publish."""
+    import amqp
+    from amqp.method_framing import frame_writer
+    from amqp.serialization import dumps
+
+    conn = PublishingConnection(frame_max)
+    message = amqp.Message(body, **properties)
+    args = dumps("Bssbb", (0, exchange, routing_key, mandatory, False))
+    frame_writer(conn, conn.transport)(1, 3, amqp.spec.Basic.Publish, args, message)
+    return b"".join(conn.transport.written)
+
+
+@pytest.mark.parametrize(
+    "exchange, routing_key, mandatory, body",
+    [
+        ("", "reply_0123", False, b'{"oslo.version": "2.0"}'),
+        ("svc", "conductor.host-1", True, "text: caf\u00e9"),
+        ("svc", "conductor", True, b""),
+        ("svc", "conductor", False, b"x" * 300_000),  # over frame_max: several body frames
+    ],
+)
+@pytest.mark.parametrize("expiration", [None, "60000"])
+def test_a_publish_is_the_bytes_py_amqp_writes(exchange, routing_key, mandatory, body, expiration):
+    import amqp
+
+    from svcframe.messaging.drivers.kombu.publisher import _header_properties
+
+    properties = {"delivery_mode": 2}
+    if expiration is not None:
+        properties["expiration"] = expiration
+    full = dict(
+        priority=0,
+        content_type="application/json",
+        content_encoding="utf-8",
+        application_headers={},
+        **properties,
+    )
+    conn = PublishingConnection(131072)
+    channel = types.SimpleNamespace(connection=conn, channel_id=3)
+    for _ in range(2):  # the properties computed, then from the cache
+        conn.transport.written.clear()
+        frames.publish(
+            channel, exchange, routing_key, mandatory, _header_properties(properties), body
+        )
+        assert b"".join(conn.transport.written) == py_amqp_publish(
+            131072, exchange, routing_key, mandatory, full, body
+        )
+    assert conn.bytes_sent == 2
+    assert amqp.Message(b"", **full)._serialize_properties() == _header_properties(properties)
+
+
+def test_a_name_too_long_for_the_frame_is_refused_before_anything_is_written():
+    conn = PublishingConnection(131072)
+    channel = types.SimpleNamespace(connection=conn, channel_id=1)
+    with pytest.raises(ValueError):
+        frames.publish(channel, "", "q" * 256, False, b"\x00\x00", b"{}")
+    assert conn.transport.written == []
+
+
+def test_a_connection_already_lost_is_a_recoverable_connection_error(pair):
+    from amqp.exceptions import RecoverableConnectionError
+
+    conn, peer = pair
+    conn._transport = None  # what py-amqp leaves after a lost connection
+    with pytest.raises(RecoverableConnectionError):
+        frames.drain(conn, timeout=1)
+    publisher = PublishingConnection(131072)
+    publisher._transport = None
+    channel = types.SimpleNamespace(connection=publisher, channel_id=1)
+    with pytest.raises(RecoverableConnectionError):
+        frames.publish(channel, "", "q", False, b"\x00\x00", b"{}")

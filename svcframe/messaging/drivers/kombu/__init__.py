@@ -7,7 +7,8 @@ becomes of a message the broker returned), ``upkeep`` (the publisher's
 thread), ``notify`` (notifications, both ways).  Receiving: ``listener``
 (a server's consumers), ``reply`` (call replies), ``payload`` (a body
 read within limits).  ``connection`` connects and keeps consumer threads
-alive across broker loss.
+alive across broker loss; ``frames`` reads and writes AMQP frames on
+RabbitMQ without py-amqp's per-frame overhead.
 """
 
 from svcframe.messaging.drivers.kombu.driver import KombuDriver

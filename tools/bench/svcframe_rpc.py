@@ -137,7 +137,11 @@ def client_main(args):
             "kombu": _common.version_of("kombu"),
             "amqp": _common.version_of("amqp"),
             "server_ready": ready,
-            "publisher_confirms": "on, pipelined (always, rabbit driver)",
+            "publisher_confirms": (
+                "none: a message is on disk when the publish returns (embedded driver)"
+                if args.url.startswith("embedded:")
+                else "on, pipelined (always, rabbit driver)"
+            ),
             "metrics": bool(args.params.get("metrics")),
         }
         modes = [("conc", shared)]

@@ -32,18 +32,19 @@ import select
 import socket
 import struct
 
+import amqp
 from amqp import transport as amqp_transport
 from amqp.exceptions import RecoverableConnectionError, UnexpectedFrame
 
 __all__ = ["drain", "publish", "Wakeup"]
 
-_HEADER = struct.Struct(">BHI")
+_HEADER = struct.Struct(">BHI")  # type, channel, payload size
+_HEADER_SIZE = _HEADER.size
+_FRAME_END = 0xCE
+_END = bytes((_FRAME_END,))
 _CONTENT_HEADER = struct.Struct(">HHQ")  # class, weight, body size
 # basic.publish: class 60, method 40, the reserved ticket 0.
 _PUBLISH = struct.pack(">HHH", 60, 40, 0)
-_END = bytes((0xCE,))
-_HEADER_SIZE = 7
-_FRAME_END = 0xCE
 # One recv takes up to this much; a larger frame is read in one more recv.
 _RECV_SIZE = 65536
 # Errors after which py-amqp still counts the connection as connected.
@@ -53,10 +54,13 @@ _UNAVAILABLE = frozenset({errno.EAGAIN, errno.EINTR, errno.ENOENT, errno.EWOULDB
 def drain(raw, timeout=None, wakeup=None):
     """What ``raw.drain_events(timeout)`` does: read until one method is handled.
 
-    ``raw`` is a py-amqp Connection.  Raises TimeoutError when nothing
-    arrives within ``timeout`` seconds, as py-amqp does, or when
+    ``raw`` is a py-amqp Connection (another connection, a kombu one of
+    the embedded transport, drains itself).  Raises TimeoutError when
+    nothing arrives within ``timeout`` seconds, as py-amqp does, or when
     ``wakeup`` (a Wakeup) is set while the drain waits.
     """
+    if not isinstance(raw, amqp.Connection):
+        return raw.drain_events(timeout=timeout)
     transport = _transport_of(raw)
     if not _bufferable(transport):
         return raw.drain_events(timeout=timeout)
@@ -153,16 +157,16 @@ class Wakeup:
         self._set = True
         try:
             os.write(self._write_fd, b"\0")
-        except (BlockingIOError, OSError):
-            pass  # full (a wakeup is pending anyway) or closed
+        except OSError:
+            pass  # full: a wakeup is pending anyway
 
     def clear(self):
         # Read, then clear the flag: a set() in between writes again, which
         # at worst wakes the next wait for nothing.  Never a set() lost.
         try:
             os.read(self._read_fd, 4096)
-        except (BlockingIOError, OSError):
-            pass
+        except OSError:
+            pass  # empty
         self._set = False
 
     def wait(self, sock, timeout):

@@ -6,6 +6,7 @@ import threading
 import time
 import types
 
+import amqp
 import pytest
 from amqp import transport as amqp_transport
 from amqp.exceptions import UnexpectedFrame
@@ -34,19 +35,20 @@ class CountingSocket(socket.socket):
         return super().recv(*args)
 
 
-class Connection:
-    """The two things drain() uses of a py-amqp Connection.
+class Connection(amqp.Connection):
+    """A py-amqp Connection over ``transport``, as it is once connected, recording frames.
 
     A method is handled when its body frame arrives, as py-amqp's frame
     handler returns True then; ``on_body`` runs in that callback.
     """
 
-    def __init__(self, transport):
-        self._transport = self.transport = transport
+    def __init__(self, transport):  # not connected by py-amqp: given its transport
+        self._transport = transport
+        self._on_inbound_frame = self._handle
         self.frames = []
         self.on_body = None
 
-    def on_inbound_frame(self, received):
+    def _handle(self, received):
         self.frames.append(received)
         if received[0] == BODY:
             if self.on_body is not None:

@@ -219,7 +219,8 @@ class KombuListener(base.Listener):
         # Outstanding deliveries from which an ack wakes the consumer thread
         # at once: near a full window the broker sends nothing until the
         # acks go out, and waiting for a timer would cap the rate at the
-        # window per timer tick.  Set per connection in declare().
+        # window per timer tick.  On RabbitMQ, declare() sets it from the
+        # per-consumer credits.
         self._wake_at = max(1, self.prefetch // 2)
         self._last_activity = 0.0
         # Filled by any thread, emptied by the consumer thread.
@@ -260,7 +261,6 @@ class KombuListener(base.Listener):
         # Other kombu transports (the embedded one) deliver kombu Messages;
         # their basic_ack acknowledges one tag only.
         self._multiple_ack = False
-        self._wake_at = max(1, self.prefetch // 2)
         channel.basic_qos(0, self.prefetch, False)
         return start_kombu_consumers(
             driver,
